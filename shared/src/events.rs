@@ -1,0 +1,723 @@
+//! Decoding of what invokes a function: EventBridge envelopes (CloudTrail API calls, tag
+//! changes, scheduled events) and direct invocations.
+//!
+//! Decoding never panics and never guesses: every field is checked for presence and type,
+//! every list for length, and the error names the field by its path, so that the log line of
+//! a rejected event says exactly what was wrong with it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The most items any list in an event may hold. `CreateTags` accepts at most 1000 resource
+/// ids; anything longer is not an event AWS produced.
+pub const MAX_ITEMS: usize = 1000;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventError {
+    #[error("the event must be a JSON object, found {0}")]
+    NotAnObject(&'static str),
+    #[error(
+        "unrecognised event: neither an EventBridge event (`detail-type`) nor a direct invocation (`instance_ids`)"
+    )]
+    Unrecognised,
+    #[error("unsupported event: detail-type {0:?}")]
+    UnsupportedDetailType(String),
+    #[error("unsupported event: {detail_type:?} from source {event_source:?}")]
+    UnsupportedSource {
+        detail_type: String,
+        event_source: String,
+    },
+    #[error("missing field `{0}`")]
+    Missing(String),
+    #[error("field `{field}` must be {expected}, found {found}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("field `{field}` holds {count} items, more than the {max} allowed")]
+    TooMany {
+        field: String,
+        count: usize,
+        max: usize,
+    },
+    #[error("field `{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON object with the path it was reached by, for typed, path-named access.
+#[derive(Clone, Copy)]
+pub struct Fields<'a> {
+    path: &'a str,
+    map: &'a Map<String, Value>,
+}
+
+/// A path-named view of a JSON value that must be an object.
+pub fn fields<'a>(path: &'a str, value: &'a Value) -> Result<Fields<'a>, EventError> {
+    match value {
+        Value::Object(map) => Ok(Fields { path, map }),
+        other => Err(EventError::WrongType {
+            field: path.to_owned(),
+            expected: "an object",
+            found: kind(other),
+        }),
+    }
+}
+
+impl<'a> Fields<'a> {
+    fn path_of(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// The value at `key`; absent and `null` are both `None`.
+    pub fn opt_value(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    pub fn value(&self, key: &str) -> Result<&'a Value, EventError> {
+        self.opt_value(key)
+            .ok_or_else(|| EventError::Missing(self.path_of(key)))
+    }
+
+    fn wrong(&self, key: &str, expected: &'static str, v: &Value) -> EventError {
+        EventError::WrongType {
+            field: self.path_of(key),
+            expected,
+            found: kind(v),
+        }
+    }
+
+    pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, EventError> {
+        match self.opt_value(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(self.wrong(key, "a string", v)),
+        }
+    }
+
+    /// A required, non-empty string.
+    pub fn str(&self, key: &str) -> Result<&'a str, EventError> {
+        match self.opt_str(key)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            Some(_) => Err(EventError::Invalid {
+                field: self.path_of(key),
+                reason: "must not be empty".to_owned(),
+            }),
+            None => Err(EventError::Missing(self.path_of(key))),
+        }
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, EventError> {
+        match self.opt_value(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.wrong(key, "a boolean", v)),
+        }
+    }
+
+    /// The object at `key`; the returned view names its fields under `path`, which the caller
+    /// builds once (`Fields::child_path`) so that errors carry the full path.
+    pub fn obj(&self, key: &str, path: &'a str) -> Result<Fields<'a>, EventError> {
+        let v = self.value(key)?;
+        fields(path, v)
+    }
+
+    pub fn opt_obj(&self, key: &str, path: &'a str) -> Result<Option<Fields<'a>>, EventError> {
+        self.opt_value(key).map(|v| fields(path, v)).transpose()
+    }
+
+    pub fn child_path(&self, key: &str) -> String {
+        self.path_of(key)
+    }
+
+    /// The array at `key` (absent or null: empty), at most `MAX_ITEMS` long.
+    pub fn opt_array(&self, key: &str) -> Result<&'a [Value], EventError> {
+        match self.opt_value(key) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) if items.len() > MAX_ITEMS => Err(EventError::TooMany {
+                field: self.path_of(key),
+                count: items.len(),
+                max: MAX_ITEMS,
+            }),
+            Some(Value::Array(items)) => Ok(items),
+            Some(v) => Err(self.wrong(key, "an array", v)),
+        }
+    }
+
+    /// An array of strings (absent or null: empty), at most `MAX_ITEMS` long.
+    pub fn str_list(&self, key: &str) -> Result<Vec<String>, EventError> {
+        self.opt_array(key)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(EventError::WrongType {
+                    field: format!("{}[{i}]", self.path_of(key)),
+                    expected: "a string",
+                    found: kind(other),
+                }),
+            })
+            .collect()
+    }
+
+    /// Every key of this object, mapped to its string value.
+    pub fn string_map(&self) -> Result<BTreeMap<String, String>, EventError> {
+        if self.map.len() > MAX_ITEMS {
+            return Err(EventError::TooMany {
+                field: self.path.to_owned(),
+                count: self.map.len(),
+                max: MAX_ITEMS,
+            });
+        }
+        self.map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                other => Err(self.wrong(k, "a string", other)),
+            })
+            .collect()
+    }
+}
+
+/// The EventBridge envelope, common to every event EventBridge delivers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Envelope {
+    /// EventBridge's event id: stable across redeliveries, the dedupe key.
+    pub id: String,
+    pub detail_type: String,
+    pub source: String,
+    pub account: String,
+    pub region: String,
+    pub time: String,
+    pub resources: Vec<String>,
+}
+
+/// Who made an API call, from CloudTrail's `userIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum Principal {
+    IamUser {
+        arn: String,
+        user_name: String,
+        account: String,
+        access_key_id: Option<String>,
+    },
+    AssumedRole {
+        /// The session ARN (`arn:aws:sts::…:assumed-role/ROLE/SESSION`).
+        arn: String,
+        /// `ROLEID:SESSION`, the value of `aws:userid` for this session.
+        principal_id: String,
+        account: String,
+        /// The role that issued the session, with its path (`sessionContext.sessionIssuer`).
+        role_arn: Option<String>,
+    },
+    Root {
+        arn: String,
+        account: String,
+    },
+    FederatedUser {
+        arn: String,
+        principal_id: String,
+        account: String,
+        issuer_arn: Option<String>,
+    },
+    AwsService {
+        invoked_by: String,
+    },
+    /// Any other identity type CloudTrail may report (AWSAccount, IdentityCenterUser, …).
+    Other {
+        identity_type: String,
+        arn: Option<String>,
+    },
+}
+
+impl Principal {
+    /// The one name a person would use for this principal.
+    pub fn display_arn(&self) -> &str {
+        match self {
+            Self::IamUser { arn, .. }
+            | Self::AssumedRole { arn, .. }
+            | Self::Root { arn, .. }
+            | Self::FederatedUser { arn, .. } => arn,
+            Self::AwsService { invoked_by } => invoked_by,
+            Self::Other { arn, identity_type } => arn.as_deref().unwrap_or(identity_type),
+        }
+    }
+
+    /// Every ARN this principal can be known by (a session and the role behind it).
+    pub fn arns(&self) -> Vec<&str> {
+        let mut arns = vec![self.display_arn()];
+        match self {
+            Self::AssumedRole {
+                role_arn: Some(r), ..
+            } => arns.push(r),
+            Self::FederatedUser {
+                issuer_arn: Some(r),
+                ..
+            } => arns.push(r),
+            _ => {}
+        }
+        arns
+    }
+
+    fn decode(u: Fields<'_>) -> Result<Self, EventError> {
+        let identity_type = u.str("type")?;
+        let issuer_path = u.child_path("sessionContext");
+        let issuer_arn = || -> Result<Option<String>, EventError> {
+            let Some(ctx) = u.opt_obj("sessionContext", &issuer_path)? else {
+                return Ok(None);
+            };
+            let path = ctx.child_path("sessionIssuer");
+            let Some(issuer) = ctx.opt_obj("sessionIssuer", &path)? else {
+                return Ok(None);
+            };
+            Ok(issuer.opt_str("arn")?.map(str::to_owned))
+        };
+        let account = || u.str("accountId").map(str::to_owned);
+        Ok(match identity_type {
+            "IAMUser" => Self::IamUser {
+                arn: u.str("arn")?.to_owned(),
+                user_name: u.str("userName")?.to_owned(),
+                account: account()?,
+                access_key_id: u.opt_str("accessKeyId")?.map(str::to_owned),
+            },
+            "AssumedRole" => Self::AssumedRole {
+                arn: u.str("arn")?.to_owned(),
+                principal_id: u.str("principalId")?.to_owned(),
+                account: account()?,
+                role_arn: issuer_arn()?,
+            },
+            "Root" => Self::Root {
+                arn: u.str("arn")?.to_owned(),
+                account: account()?,
+            },
+            "FederatedUser" => Self::FederatedUser {
+                arn: u.str("arn")?.to_owned(),
+                principal_id: u.str("principalId")?.to_owned(),
+                account: account()?,
+                issuer_arn: issuer_arn()?,
+            },
+            "AWSService" => Self::AwsService {
+                invoked_by: u.str("invokedBy")?.to_owned(),
+            },
+            other => Self::Other {
+                identity_type: other.to_owned(),
+                arn: u.opt_str("arn")?.map(str::to_owned),
+            },
+        })
+    }
+}
+
+/// A CloudTrail-recorded API call (`AWS API Call via CloudTrail`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiCall {
+    pub event_name: String,
+    pub event_source: String,
+    /// The region the call was made in (`awsRegion`).
+    pub region: String,
+    pub principal: Principal,
+    /// Set when the call failed: the event describes something that did not happen.
+    pub error_code: Option<String>,
+    pub request_parameters: Value,
+    pub response_elements: Value,
+    pub source_ip: Option<String>,
+}
+
+/// A `Tag Change on Resource` event from `aws.tag`. It carries no actor, and it keeps
+/// flowing when CloudTrail has been stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagChange {
+    pub service: String,
+    pub resource_type: String,
+    pub changed_tag_keys: Vec<String>,
+    /// The resource's tags after the change.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A direct invocation by an operator or a test: `{"instance_ids": [...], "reason": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirectInvocation {
+    pub instance_ids: Vec<String>,
+    pub reason: Option<String>,
+}
+
+/// Everything a function can be invoked with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    ApiCall(Envelope, ApiCall),
+    TagChange(Envelope, TagChange),
+    Scheduled(Envelope),
+    Direct(DirectInvocation),
+}
+
+pub const API_CALL: &str = "AWS API Call via CloudTrail";
+pub const TAG_CHANGE: &str = "Tag Change on Resource";
+pub const SCHEDULED: &str = "Scheduled Event";
+
+impl Trigger {
+    pub fn envelope(&self) -> Option<&Envelope> {
+        match self {
+            Self::ApiCall(e, _) | Self::TagChange(e, _) | Self::Scheduled(e) => Some(e),
+            Self::Direct(_) => None,
+        }
+    }
+
+    /// The id that makes a redelivery recognisable: EventBridge's event id, or for a direct
+    /// invocation Lambda's request id (the same across Lambda's own retries).
+    pub fn delivery_id(&self, request_id: &str) -> String {
+        match self.envelope() {
+            Some(e) => e.id.clone(),
+            None => format!("request-{request_id}"),
+        }
+    }
+
+    /// A short description of the trigger, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::ApiCall(_, c) => format!(
+                "{} by {}{}",
+                c.event_name,
+                c.principal.display_arn(),
+                c.error_code
+                    .as_deref()
+                    .map(|e| format!(" (failed: {e})"))
+                    .unwrap_or_default()
+            ),
+            Self::TagChange(_, t) => {
+                format!(
+                    "tag change ({}) on {}",
+                    t.changed_tag_keys.join(", "),
+                    t.resource_type
+                )
+            }
+            Self::Scheduled(_) => "scheduled audit".to_owned(),
+            Self::Direct(d) => format!(
+                "direct invocation{}",
+                d.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Decodes any input a function can receive.
+pub fn decode(input: &Value) -> Result<Trigger, EventError> {
+    let top = match input {
+        Value::Object(_) => fields("", input)?,
+        other => return Err(EventError::NotAnObject(kind(other))),
+    };
+    if top.opt_value("detail-type").is_some() {
+        decode_eventbridge(top)
+    } else if top.opt_value("instance_ids").is_some() {
+        decode_direct(top)
+    } else {
+        Err(EventError::Unrecognised)
+    }
+}
+
+fn decode_direct(top: Fields<'_>) -> Result<Trigger, EventError> {
+    let instance_ids = top.str_list("instance_ids")?;
+    if instance_ids.is_empty() {
+        return Err(EventError::Invalid {
+            field: "instance_ids".to_owned(),
+            reason: "must name at least one instance".to_owned(),
+        });
+    }
+    Ok(Trigger::Direct(DirectInvocation {
+        instance_ids,
+        reason: top.opt_str("reason")?.map(str::to_owned),
+    }))
+}
+
+fn decode_eventbridge(top: Fields<'_>) -> Result<Trigger, EventError> {
+    let envelope = Envelope {
+        id: top.str("id")?.to_owned(),
+        detail_type: top.str("detail-type")?.to_owned(),
+        source: top.str("source")?.to_owned(),
+        account: top.str("account")?.to_owned(),
+        region: top.str("region")?.to_owned(),
+        time: top.str("time")?.to_owned(),
+        resources: top.str_list("resources")?,
+    };
+    match envelope.detail_type.as_str() {
+        API_CALL => {
+            let detail = top.obj("detail", "detail")?;
+            let call = decode_api_call(detail)?;
+            Ok(Trigger::ApiCall(envelope, call))
+        }
+        TAG_CHANGE => {
+            if envelope.source != "aws.tag" {
+                return Err(EventError::UnsupportedSource {
+                    detail_type: envelope.detail_type,
+                    event_source: envelope.source,
+                });
+            }
+            let detail = top.obj("detail", "detail")?;
+            let tags = match detail.opt_obj("tags", "detail.tags")? {
+                Some(t) => t.string_map()?,
+                None => BTreeMap::new(),
+            };
+            let change = TagChange {
+                service: detail.str("service")?.to_owned(),
+                resource_type: detail.str("resource-type")?.to_owned(),
+                changed_tag_keys: detail.str_list("changed-tag-keys")?,
+                tags,
+            };
+            Ok(Trigger::TagChange(envelope, change))
+        }
+        SCHEDULED => Ok(Trigger::Scheduled(envelope)),
+        other => Err(EventError::UnsupportedDetailType(other.to_owned())),
+    }
+}
+
+fn decode_api_call(detail: Fields<'_>) -> Result<ApiCall, EventError> {
+    let identity = detail.obj("userIdentity", "detail.userIdentity")?;
+    let params = |key: &str| match detail.opt_value(key) {
+        None => Ok(Value::Null),
+        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        Some(v) => Err(EventError::WrongType {
+            field: format!("detail.{key}"),
+            expected: "an object",
+            found: kind(v),
+        }),
+    };
+    Ok(ApiCall {
+        event_name: detail.str("eventName")?.to_owned(),
+        event_source: detail.str("eventSource")?.to_owned(),
+        region: detail.str("awsRegion")?.to_owned(),
+        principal: Principal::decode(identity)?,
+        error_code: detail.opt_str("errorCode")?.map(str::to_owned),
+        request_parameters: params("requestParameters")?,
+        response_elements: params("responseElements")?,
+        source_ip: detail.opt_str("sourceIPAddress")?.map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn api_call(identity: Value) -> Value {
+        json!({
+            "version": "0", "id": "ev-1", "detail-type": API_CALL, "source": "aws.ec2",
+            "account": "123456789012", "time": "2026-11-23T02:00:00Z", "region": "us-east-1",
+            "resources": [],
+            "detail": {
+                "eventName": "CreateTags", "eventSource": "ec2.amazonaws.com",
+                "awsRegion": "us-east-1", "userIdentity": identity,
+                "requestParameters": {"resourcesSet": {"items": [{"resourceId": "i-1"}]}},
+                "sourceIPAddress": "203.0.113.9"
+            }
+        })
+    }
+
+    #[test]
+    fn decodes_every_identity_type() {
+        let cases = [
+            (
+                json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice", "userName": "alice", "accountId": "1", "accessKeyId": "AKIA1"}),
+                "arn:aws:iam::1:user/alice",
+            ),
+            (
+                json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/s", "principalId": "AROA1:s", "accountId": "1",
+                       "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::1:role/p/R", "userName": "R"}}}),
+                "arn:aws:sts::1:assumed-role/R/s",
+            ),
+            (
+                json!({"type": "Root", "arn": "arn:aws:iam::1:root", "accountId": "1", "principalId": "1"}),
+                "arn:aws:iam::1:root",
+            ),
+            (
+                json!({"type": "FederatedUser", "arn": "arn:aws:sts::1:federated-user/bob", "principalId": "1:bob", "accountId": "1",
+                       "sessionContext": {"sessionIssuer": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice"}}}),
+                "arn:aws:sts::1:federated-user/bob",
+            ),
+            (
+                json!({"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}),
+                "cloudtrail.amazonaws.com",
+            ),
+            (
+                json!({"type": "AWSAccount", "principalId": "x"}),
+                "AWSAccount",
+            ),
+        ];
+        for (identity, name) in cases {
+            let Trigger::ApiCall(env, call) = decode(&api_call(identity)).unwrap() else {
+                panic!("not an api call")
+            };
+            assert_eq!(env.id, "ev-1");
+            assert_eq!(call.principal.display_arn(), name);
+            assert_eq!(call.event_name, "CreateTags");
+            assert_eq!(call.error_code, None);
+        }
+        let Trigger::ApiCall(_, call) = decode(&api_call(
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/s",
+            "principalId": "AROA1:s", "accountId": "1",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/p/R"}}}),
+        ))
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            call.principal.arns(),
+            vec!["arn:aws:sts::1:assumed-role/R/s", "arn:aws:iam::1:role/p/R"]
+        );
+    }
+
+    #[test]
+    fn error_code_is_kept() {
+        let mut v =
+            api_call(json!({"type": "Root", "arn": "arn:aws:iam::1:root", "accountId": "1"}));
+        v["detail"]["errorCode"] = json!("Client.UnauthorizedOperation");
+        let Trigger::ApiCall(_, call) = decode(&v).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            call.error_code.as_deref(),
+            Some("Client.UnauthorizedOperation")
+        );
+    }
+
+    #[test]
+    fn decodes_tag_change_scheduled_and_direct() {
+        let tag = json!({"version": "0", "id": "t-1", "detail-type": TAG_CHANGE, "source": "aws.tag", "account": "1",
+            "time": "2026-11-23T02:00:00Z", "region": "us-east-1", "resources": ["arn:aws:ec2:us-east-1:1:instance/i-1"],
+            "detail": {"changed-tag-keys": ["Tainted"], "service": "ec2", "resource-type": "instance", "version": 3,
+                       "tags": {"Tainted": "ssh", "Name": "web"}}});
+        let Trigger::TagChange(env, change) = decode(&tag).unwrap() else {
+            panic!()
+        };
+        assert_eq!(env.resources, vec!["arn:aws:ec2:us-east-1:1:instance/i-1"]);
+        assert_eq!(change.tags.get("Tainted").map(String::as_str), Some("ssh"));
+
+        let sched = json!({"version": "0", "id": "s-1", "detail-type": SCHEDULED, "source": "aws.events", "account": "1",
+            "time": "2026-11-23T02:00:00Z", "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:1:rule/audit"], "detail": {}});
+        assert!(matches!(decode(&sched).unwrap(), Trigger::Scheduled(_)));
+
+        let direct = json!({"instance_ids": ["i-0123456789abcdef0"], "reason": "drill"});
+        let t = decode(&direct).unwrap();
+        assert_eq!(t.delivery_id("req-9"), "request-req-9");
+        assert_eq!(t.describe(), "direct invocation: drill");
+    }
+
+    #[test]
+    fn malformed_input_is_a_clear_error() {
+        let ok = api_call(json!({"type": "Root", "arn": "arn:aws:iam::1:root", "accountId": "1"}));
+        let mut missing_detail = ok.clone();
+        missing_detail.as_object_mut().unwrap().remove("detail");
+        let mut wrong_type = ok.clone();
+        wrong_type["detail"]["eventName"] = json!(42);
+        let mut wrong_identity = ok.clone();
+        wrong_identity["detail"]["userIdentity"] = json!("root");
+        let mut bad_params = ok.clone();
+        bad_params["detail"]["requestParameters"] = json!([1]);
+        let mut wrong_detail_type = ok.clone();
+        wrong_detail_type["detail-type"] = json!("EC2 Instance State-change Notification");
+        let cases: Vec<(Value, EventError)> = vec![
+            (json!(null), EventError::NotAnObject("null")),
+            (json!("hello"), EventError::NotAnObject("a string")),
+            (json!([1, 2]), EventError::NotAnObject("an array")),
+            (json!({}), EventError::Unrecognised),
+            (missing_detail, EventError::Missing("detail".into())),
+            (
+                wrong_type,
+                EventError::WrongType {
+                    field: "detail.eventName".into(),
+                    expected: "a string",
+                    found: "a number",
+                },
+            ),
+            (
+                wrong_identity,
+                EventError::WrongType {
+                    field: "detail.userIdentity".into(),
+                    expected: "an object",
+                    found: "a string",
+                },
+            ),
+            (
+                bad_params,
+                EventError::WrongType {
+                    field: "detail.requestParameters".into(),
+                    expected: "an object",
+                    found: "an array",
+                },
+            ),
+            (
+                wrong_detail_type,
+                EventError::UnsupportedDetailType("EC2 Instance State-change Notification".into()),
+            ),
+            (
+                json!({"instance_ids": []}),
+                EventError::Invalid {
+                    field: "instance_ids".into(),
+                    reason: "must name at least one instance".into(),
+                },
+            ),
+            (
+                json!({"instance_ids": "i-1"}),
+                EventError::WrongType {
+                    field: "instance_ids".into(),
+                    expected: "an array",
+                    found: "a string",
+                },
+            ),
+            (
+                json!({"instance_ids": ["i-1", 7]}),
+                EventError::WrongType {
+                    field: "instance_ids[1]".into(),
+                    expected: "a string",
+                    found: "a number",
+                },
+            ),
+            (
+                json!({"instance_ids": vec!["i-1"; MAX_ITEMS + 1]}),
+                EventError::TooMany {
+                    field: "instance_ids".into(),
+                    count: MAX_ITEMS + 1,
+                    max: MAX_ITEMS,
+                },
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(decode(&input).unwrap_err(), expected, "input: {input}");
+        }
+        let mut tag_from_elsewhere = json!({"id": "x", "detail-type": TAG_CHANGE, "source": "custom.attacker", "account": "1",
+            "time": "t", "region": "r", "detail": {}});
+        assert!(matches!(
+            decode(&tag_from_elsewhere).unwrap_err(),
+            EventError::UnsupportedSource { .. }
+        ));
+        tag_from_elsewhere["source"] = json!("aws.tag");
+        tag_from_elsewhere["detail"] =
+            json!({"service": "ec2", "resource-type": "instance", "tags": {"a": 1}});
+        assert_eq!(
+            decode(&tag_from_elsewhere).unwrap_err(),
+            EventError::WrongType {
+                field: "detail.tags.a".into(),
+                expected: "a string",
+                found: "a number"
+            }
+        );
+    }
+}

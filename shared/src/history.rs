@@ -1,0 +1,547 @@
+//! History in one DynamoDB table: incidents, dedupe keys, safeguard slots, offenses and
+//! trail baselines.
+//!
+//! # Single-table key design
+//!
+//! Every item has a string partition key `pk`, a string sort key `sk`, and, where it should
+//! disappear on its own, a number `expires_at` (epoch seconds) that is the table's TTL
+//! attribute. TTL deletes lazily (up to days late), so every read that depends on expiry
+//! checks `expires_at` itself.
+//!
+//! | item             | `pk`                                   | `sk`                         | holds |
+//! |------------------|----------------------------------------|------------------------------|-------|
+//! | incident         | `INCIDENT#<resource>`                  | `<opened RFC 3339>#<id>`     | status, trigger, actor, state before, steps |
+//! | dedupe key       | `DEDUPE#<function>#<delivery>#<resource>` | `DEDUPE`                  | `expires_at` |
+//! | safeguard slot   | `SAFEGUARD#<kind>`                     | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
+//! | offense          | `OFFENSE#<principal>`                  | `<epoch ms, 13 digits>#<delivery>` | event, `expires_at` |
+//! | trail baseline   | `BASELINE#<trail ARN>`                 | `BASELINE`                   | configuration (JSON), `recorded_at` |
+//!
+//! "Has this happened before?" is one `Query` on a partition: the incidents of a resource in
+//! time order, or the offenses of a principal since a point in time (`sk >= <ms>`).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde_json::Value;
+
+/// How long a delivery is remembered: longer than EventBridge (24 h) and Lambda (6 h) retry.
+pub const DEDUPE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history table {table}: {operation} failed: {message}")]
+    Dynamo {
+        table: String,
+        operation: &'static str,
+        message: String,
+    },
+    #[error("history table {table}: item {pk}/{sk} is malformed: {reason}")]
+    Malformed {
+        table: String,
+        pk: String,
+        sk: String,
+        reason: String,
+    },
+}
+
+/// The full message of an SDK error, including the service's own words.
+pub fn sdk_message<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use std::error::Error;
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Milliseconds since the epoch; a clock before 1970 reads as 0.
+pub fn epoch_millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// An instant as RFC 3339 in UTC, second precision.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = epoch_millis(t) / 1000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The state of an incident, as history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncidentStatus {
+    /// Recorded before acting: the action is under way (or the function died during it).
+    InProgress,
+    Remediated,
+    /// Acted, but some steps failed.
+    Partial,
+    Failed,
+    /// The safeguard refused a slot: nothing was done.
+    Held,
+    /// Exempt resource or protected principal: nothing was done.
+    Exempt,
+    DryRun,
+}
+
+impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in-progress",
+            Self::Remediated => "remediated",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Held => "held",
+            Self::Exempt => "exempt",
+            Self::DryRun => "dry-run",
+        }
+    }
+}
+
+/// One incident: what triggered it and the state before any change, so it can be undone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub function: String,
+    pub action: String,
+    pub resource: String,
+    pub delivery_id: String,
+    pub trigger: String,
+    pub actor: Option<String>,
+    pub opened_at: SystemTime,
+    pub before: Value,
+}
+
+impl Incident {
+    pub fn pk(&self) -> String {
+        format!("INCIDENT#{}", self.resource)
+    }
+    pub fn sk(&self) -> String {
+        format!("{}#{}", rfc3339(self.opened_at), self.delivery_id)
+    }
+}
+
+/// An incident as read back from history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRecord {
+    pub sk: String,
+    pub status: String,
+    pub function: String,
+    pub action: String,
+    pub delivery_id: String,
+    pub trigger: String,
+    pub before: Value,
+    pub steps: Value,
+}
+
+/// An offense as read back from history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OffenseRecord {
+    pub at_ms: u64,
+    pub delivery_id: String,
+    pub event: String,
+}
+
+/// Whether this delivery is the first for its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    First,
+    Duplicate,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Typed reads of an item's attributes.
+struct Item<'a> {
+    table: &'a str,
+    map: &'a HashMap<String, AttributeValue>,
+}
+
+impl Item<'_> {
+    fn key(&self, name: &str) -> String {
+        self.map
+            .get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    }
+    fn malformed(&self, reason: String) -> HistoryError {
+        HistoryError::Malformed {
+            table: self.table.to_owned(),
+            pk: self.key("pk"),
+            sk: self.key("sk"),
+            reason,
+        }
+    }
+    fn str(&self, name: &str) -> Result<String, HistoryError> {
+        match self.map.get(name) {
+            Some(AttributeValue::S(v)) => Ok(v.clone()),
+            _ => Err(self.malformed(format!("attribute {name} is not a string"))),
+        }
+    }
+    fn opt_str(&self, name: &str) -> Option<String> {
+        self.map.get(name).and_then(|v| v.as_s().ok()).cloned()
+    }
+    fn num(&self, name: &str) -> Result<u64, HistoryError> {
+        match self.map.get(name) {
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map_err(|_| self.malformed(format!("attribute {name} is not a whole number"))),
+            _ => Err(self.malformed(format!("attribute {name} is not a number"))),
+        }
+    }
+    fn json(&self, name: &str) -> Result<Value, HistoryError> {
+        match self.opt_str(name) {
+            None => Ok(Value::Null),
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| self.malformed(format!("attribute {name} is not JSON: {e}"))),
+        }
+    }
+}
+
+/// The history table.
+#[derive(Debug, Clone)]
+pub struct History {
+    db: Client,
+    table: String,
+}
+
+impl History {
+    pub fn new(db: Client, table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.db
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn err<E, R>(&self, operation: &'static str, e: &SdkError<E, R>) -> HistoryError
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        HistoryError::Dynamo {
+            table: self.table.clone(),
+            operation,
+            message: sdk_message(e),
+        }
+    }
+
+    fn item<'a>(&'a self, map: &'a HashMap<String, AttributeValue>) -> Item<'a> {
+        Item {
+            table: &self.table,
+            map,
+        }
+    }
+
+    /// Claims a delivery of an event for a resource. Only the first claim of a key wins, even
+    /// when redeliveries race; an expired claim that TTL has not deleted yet is reclaimable.
+    pub async fn claim_delivery(
+        &self,
+        function: &str,
+        delivery_id: &str,
+        resource: &str,
+        now: SystemTime,
+    ) -> Result<Claim, HistoryError> {
+        let now_s = epoch_millis(now) / 1000;
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "pk",
+                s(format!("DEDUPE#{function}#{delivery_id}#{resource}")),
+            )
+            .item("sk", s("DEDUPE"))
+            .item("expires_at", n(now_s + DEDUPE_TTL.as_secs()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now_s))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::First),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Claim::Duplicate)
+            }
+            Err(e) => Err(self.err("PutItem (dedupe)", &e)),
+        }
+    }
+
+    /// Gives a claim back, so that a retry of a delivery that did nothing can act.
+    pub async fn release_delivery(
+        &self,
+        function: &str,
+        delivery_id: &str,
+        resource: &str,
+    ) -> Result<(), HistoryError> {
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                s(format!("DEDUPE#{function}#{delivery_id}#{resource}")),
+            )
+            .key("sk", s("DEDUPE"))
+            .send()
+            .await
+            .map_err(|e| self.err("DeleteItem (dedupe)", &e))?;
+        Ok(())
+    }
+
+    /// Writes an incident before anything changes, with the state before.
+    pub async fn open_incident(
+        &self,
+        incident: &Incident,
+        status: IncidentStatus,
+    ) -> Result<(), HistoryError> {
+        let mut put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(incident.pk()))
+            .item("sk", s(incident.sk()))
+            .item("status", s(status.as_str()))
+            .item("function", s(&incident.function))
+            .item("action", s(&incident.action))
+            .item("delivery_id", s(&incident.delivery_id))
+            .item("trigger", s(&incident.trigger))
+            .item("before", s(incident.before.to_string()))
+            .item("opened_at", s(rfc3339(incident.opened_at)));
+        if let Some(actor) = &incident.actor {
+            put = put.item("actor", s(actor));
+        }
+        put.send()
+            .await
+            .map_err(|e| self.err("PutItem (incident)", &e))?;
+        Ok(())
+    }
+
+    /// Records an incident's outcome and the outcome of each step.
+    pub async fn close_incident(
+        &self,
+        incident: &Incident,
+        status: IncidentStatus,
+        steps: &Value,
+        now: SystemTime,
+    ) -> Result<(), HistoryError> {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(incident.pk()))
+            .key("sk", s(incident.sk()))
+            .update_expression("SET #status = :status, steps = :steps, closed_at = :closed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":steps", s(steps.to_string()))
+            .expression_attribute_values(":closed", s(rfc3339(now)))
+            .send()
+            .await
+            .map_err(|e| self.err("UpdateItem (incident)", &e))?;
+        Ok(())
+    }
+
+    /// Every incident of a resource, oldest first.
+    pub async fn incidents(&self, resource: &str) -> Result<Vec<IncidentRecord>, HistoryError> {
+        let pages: Vec<_> = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("INCIDENT#{resource}")))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        pages
+            .into_iter()
+            .map(|r| {
+                let map = r.map_err(|e| self.err("Query (incidents)", &e))?;
+                let item = self.item(&map);
+                Ok(IncidentRecord {
+                    sk: item.str("sk")?,
+                    status: item.str("status")?,
+                    function: item.str("function")?,
+                    action: item.str("action")?,
+                    delivery_id: item.str("delivery_id")?,
+                    trigger: item.str("trigger")?,
+                    before: item.json("before")?,
+                    steps: item.json("steps")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records one offense. Keyed by delivery, so a redelivered event is the same offense.
+    pub async fn record_offense(
+        &self,
+        principal: &str,
+        delivery_id: &str,
+        at: SystemTime,
+        event: &str,
+        keep_for: Duration,
+    ) -> Result<(), HistoryError> {
+        let at_ms = epoch_millis(at);
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("OFFENSE#{principal}")))
+            .item("sk", s(format!("{at_ms:013}#{delivery_id}")))
+            .item("at_ms", n(at_ms))
+            .item("delivery_id", s(delivery_id))
+            .item("event", s(event))
+            .item("expires_at", n((at_ms / 1000) + keep_for.as_secs()))
+            .send()
+            .await
+            .map_err(|e| self.err("PutItem (offense)", &e))?;
+        Ok(())
+    }
+
+    /// A principal's offenses at or after `since`, oldest first.
+    pub async fn offenses_since(
+        &self,
+        principal: &str,
+        since: SystemTime,
+    ) -> Result<Vec<OffenseRecord>, HistoryError> {
+        let pages: Vec<_> = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk >= :since")
+            .expression_attribute_values(":pk", s(format!("OFFENSE#{principal}")))
+            .expression_attribute_values(":since", s(format!("{:013}", epoch_millis(since))))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        pages
+            .into_iter()
+            .map(|r| {
+                let map = r.map_err(|e| self.err("Query (offenses)", &e))?;
+                let item = self.item(&map);
+                Ok(OffenseRecord {
+                    at_ms: item.num("at_ms")?,
+                    delivery_id: item.str("delivery_id")?,
+                    event: item.str("event")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Keeps a known-good configuration (of a trail, say) to restore later.
+    pub async fn put_baseline(
+        &self,
+        name: &str,
+        config: &Value,
+        now: SystemTime,
+    ) -> Result<(), HistoryError> {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("BASELINE#{name}")))
+            .item("sk", s("BASELINE"))
+            .item("config", s(config.to_string()))
+            .item("recorded_at", s(rfc3339(now)))
+            .send()
+            .await
+            .map_err(|e| self.err("PutItem (baseline)", &e))?;
+        Ok(())
+    }
+
+    pub async fn baseline(&self, name: &str) -> Result<Option<Value>, HistoryError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("BASELINE#{name}")))
+            .key("sk", s("BASELINE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err("GetItem (baseline)", &e))?;
+        out.item()
+            .map(|map| self.item(map).json("config"))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_399_542);
+        assert_eq!(rfc3339(t), "2026-11-23T02:05:42Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn incident_keys_sort_by_time() {
+        let mk = |secs| Incident {
+            function: "f".into(),
+            action: "a".into(),
+            resource: "i-1".into(),
+            delivery_id: "d".into(),
+            trigger: "t".into(),
+            actor: None,
+            opened_at: UNIX_EPOCH + Duration::from_secs(secs),
+            before: Value::Null,
+        };
+        assert_eq!(mk(0).pk(), "INCIDENT#i-1");
+        assert!(mk(9).sk() < mk(10).sk());
+        assert!(mk(99_999).sk() < mk(100_000).sk());
+    }
+}

@@ -1,0 +1,45 @@
+//! The Lambda entry point every function shares: start once, then serve events.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+use crate::config::Env;
+use crate::pipeline::{self, Framework, Remediation, StartupError};
+
+/// JSON logs when Lambda's log format is JSON (`AWS_LAMBDA_LOG_FORMAT`), text otherwise.
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// Reads the environment and starts the framework. A missing or invalid variable, or an
+/// identity that cannot be learned, stops the cold start with a message that names it.
+pub async fn start(function: &'static str) -> Result<(Framework, Env), StartupError> {
+    let env = Env::from_process();
+    let sdk = crate::clients::load().await;
+    let fw = Framework::start(function, &env, sdk).await?;
+    tracing::info!(
+        function,
+        identity = %fw.identity,
+        dry_run = fw.config.dry_run,
+        "started"
+    );
+    Ok((fw, env))
+}
+
+/// Serves events until the runtime stops. Input that cannot be processed is logged and
+/// answered with a function error; every handled case answers with its summary.
+pub async fn serve<R: Remediation>(
+    fw: &Framework,
+    remediation: &R,
+) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        match pipeline::handle(fw, remediation, &event.payload, &event.context.request_id).await {
+            Ok(summary) => Ok(serde_json::to_value(summary)?),
+            Err(e) => {
+                tracing::error!(error = %e, "invocation failed");
+                Err(lambda_runtime::Error::from(e))
+            }
+        }
+    }))
+    .await
+}

@@ -1,0 +1,3 @@
+//! Integration tests against the local AWS emulator. Run them with `make test`.
+
+mod framework;

@@ -1,0 +1,305 @@
+//! The integration-test harness: a seeded account on the local AWS emulator.
+//!
+//! The emulator is started by the README's test command (`make test`), which points the AWS
+//! SDK at it through `AWS_ENDPOINT_URL`. Tests build their clients with the same
+//! `aws-config` loading that production uses. Without the emulator every test here fails
+//! with a message that says how to run them: none is ever skipped.
+//!
+//! The emulator holds one account, so tests that use it run one at a time ([`Account::new`]
+//! takes a lock and resets the emulator).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde_json::Value;
+use tokio::sync::{Mutex, MutexGuard};
+use tourniquet::{Env, Framework};
+
+pub mod ec2;
+
+static EMULATOR: Mutex<()> = Mutex::const_new(());
+
+pub const REGION: &str = "us-east-1";
+/// The emulator's account id.
+pub const ACCOUNT: &str = "123456789012";
+
+/// The emulator's endpoint, or a failure that says how to start it.
+pub fn endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if url.starts_with("http://127.0.0.1:") => url,
+        Ok(url) => panic!(
+            "AWS_ENDPOINT_URL={url} is not a loopback emulator; run the tests with `make test`"
+        ),
+        Err(_) => panic!(
+            "these tests need the local AWS emulator: run them with `make test`, \
+             which starts it and sets AWS_ENDPOINT_URL"
+        ),
+    }
+}
+
+/// A raw HTTP POST to the emulator's control API.
+fn post(path: &str) {
+    let url = endpoint();
+    let host = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| {
+        panic!("the local AWS emulator at {url} does not answer ({e}); run `make test`")
+    });
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write to emulator");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("read from emulator");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "emulator {path} answered: {answer}"
+    );
+}
+
+/// The repository's root, for the samples in `events/`.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A sample event from `events/`.
+pub fn sample(relative: &str) -> Value {
+    let path = repo_root().join("events").join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// A notification as the on-call engineer's subscription receives it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub subject: String,
+    pub message: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Received {
+    pub fn severity(&self) -> &str {
+        self.attributes
+            .get("severity")
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+    pub fn attr(&self, name: &str) -> &str {
+        self.attributes.get(name).map(String::as_str).unwrap_or("")
+    }
+    /// The JSON facts that follow the readable part of the body.
+    pub fn facts(&self) -> Value {
+        let (_, json) = self
+            .message
+            .split_once("-- facts (JSON) --\n")
+            .expect("the body ends with the facts as JSON");
+        serde_json::from_str(json).expect("facts are JSON")
+    }
+}
+
+/// One test's view of the emulator: a fresh account with the history table, the alert topic
+/// and a queue subscribed to it. Holds the emulator for the test's lifetime.
+pub struct Account {
+    _guard: MutexGuard<'static, ()>,
+    pub sdk: SdkConfig,
+    pub table: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+impl Account {
+    /// Takes the emulator, resets it and seeds the framework's resources.
+    pub async fn new() -> Self {
+        let guard = EMULATOR.lock().await;
+        post("/moto-api/reset");
+        let sdk = tourniquet::clients::load().await;
+        assert_eq!(
+            sdk.endpoint_url(),
+            Some(endpoint().as_str()),
+            "the SDK must be pointed at the emulator through AWS_ENDPOINT_URL"
+        );
+        let table = "tourniquet-history".to_owned();
+        create_history_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name("tourniquet-alerts")
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("on-call")
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:on-call");
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribe queue");
+        Self {
+            _guard: guard,
+            sdk,
+            table,
+            topic_arn,
+            queue_url,
+        }
+    }
+
+    /// The environment of a deployed function, plus `extra`.
+    pub fn env(&self, extra: &[(&str, &str)]) -> Env {
+        let mut pairs = vec![
+            ("HISTORY_TABLE", self.table.as_str()),
+            ("ALERT_TOPIC_ARN", self.topic_arn.as_str()),
+        ];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs)
+    }
+
+    /// The framework as a function's cold start builds it.
+    pub async fn framework(&self, function: &'static str, extra: &[(&str, &str)]) -> Framework {
+        Framework::start(function, &self.env(extra), self.sdk.clone())
+            .await
+            .expect("framework starts")
+    }
+
+    /// Every notification published since the last call.
+    pub async fn notifications(&self) -> Vec<Received> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut out = Vec::new();
+        loop {
+            let batch = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = batch.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                let envelope: Value =
+                    serde_json::from_str(m.body().unwrap_or("")).expect("SNS envelope is JSON");
+                let attributes = envelope["MessageAttributes"]
+                    .as_object()
+                    .map(|attrs| {
+                        attrs
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or("").to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Received {
+                    subject: envelope["Subject"].as_str().unwrap_or("").to_owned(),
+                    message: envelope["Message"].as_str().unwrap_or("").to_owned(),
+                    attributes,
+                });
+                if let Some(handle) = m.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete message");
+                }
+            }
+        }
+    }
+
+    /// Every item of the history table.
+    pub async fn history_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .scan()
+            .table_name(&self.table)
+            .send()
+            .await
+            .expect("scan history")
+            .items
+            .unwrap_or_default()
+    }
+
+    /// History items whose partition key starts with `prefix`.
+    pub async fn history_with(&self, prefix: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.history_items()
+            .await
+            .into_iter()
+            .filter(|i| {
+                i.get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|pk| pk.starts_with(prefix))
+            })
+            .collect()
+    }
+}
+
+/// A string attribute of a history item.
+pub fn attr<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+/// The history table as the template defines it.
+pub async fn create_history_table(db: &aws_sdk_dynamodb::Client, name: &str) {
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .expect("key")
+    };
+    let def = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    db.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(def("pk"))
+        .attribute_definitions(def("sk"))
+        .send()
+        .await
+        .expect("create history table");
+    db.update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .expect("ttl"),
+        )
+        .send()
+        .await
+        .expect("enable ttl");
+}

@@ -2,11 +2,27 @@
 //! own variables (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`) steer every client alike:
 //! the same code talks to AWS in Lambda and to a local emulator in tests.
 
-use aws_config::SdkConfig;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Bounds on every AWS call: a containment step that hangs must fail and be reported well
+/// inside the function's timeout, not take the invocation down with it.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(12))
+        .build()
+}
 
 /// Loads the shared SDK configuration from the environment.
 pub async fn load() -> SdkConfig {
-    aws_config::load_from_env().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
 }
 
 /// The clients the framework itself needs.

@@ -384,12 +384,20 @@ async fn run_case<R: Remediation>(ctx: &Context<'_>, r: &R, case: &Case<R::Targe
         notify_error: None,
     };
 
-    // Verify and dedupe together: both are reads (the claim is a conditional write of a key
-    // nobody else uses), and together they cost one round trip.
-    let (claim, verdict) = tokio::join!(
+    // The first round: verify, dedupe and survey the safeguard's slots together. None of
+    // them changes anything that matters if the case turns out to need nothing (the claim is
+    // a key nobody else uses), and together they cost one round trip.
+    let holder = format!("{function}:{}:{}", ctx.delivery_id, case.resource);
+    let (claim, verdict, survey) = tokio::join!(
         fw.history
             .claim_delivery(function, ctx.delivery_id, &case.resource, ctx.now),
-        r.verify(ctx, case)
+        r.verify(ctx, case),
+        async {
+            match r.safeguard() {
+                Some(sg) => Some(sg.survey(&holder, ctx.now).await),
+                None => None,
+            }
+        }
     );
     match claim {
         Ok(Claim::First) => {}
@@ -462,7 +470,7 @@ async fn run_case<R: Remediation>(ctx: &Context<'_>, r: &R, case: &Case<R::Targe
         .await;
     }
 
-    // Record before acting, and take the safeguard slot at the same time.
+    // The second round: record before acting, and take the safeguard slot at the same time.
     let incident = Incident {
         function: function.to_owned(),
         action: r.action().to_owned(),
@@ -473,7 +481,6 @@ async fn run_case<R: Remediation>(ctx: &Context<'_>, r: &R, case: &Case<R::Targe
         opened_at: ctx.now,
         before: subject.before.clone(),
     };
-    let holder = format!("{function}:{}:{}", ctx.delivery_id, case.resource);
     let opening = if ctx.dry_run {
         IncidentStatus::DryRun
     } else {
@@ -481,9 +488,9 @@ async fn run_case<R: Remediation>(ctx: &Context<'_>, r: &R, case: &Case<R::Targe
     };
     let (slot, recorded) = tokio::join!(
         async {
-            match r.safeguard() {
-                Some(sg) => sg.acquire(&holder, ctx.now).await,
-                None => SlotDecision::Granted { slot: 0 },
+            match (r.safeguard(), survey) {
+                (Some(sg), Some(survey)) => sg.claim(survey, &holder, ctx.now).await,
+                _ => SlotDecision::Granted { slot: 0 },
             }
         },
         fw.history.open_incident(&incident, opening)
@@ -652,17 +659,17 @@ pub fn compose<S>(
             format!("{} {resource}", other.name()),
         ),
     };
-    if let (Some(s), Outcome::Remediated { .. } | Outcome::Partial { .. }) = (subject, outcome) {
-        if !s.undo.is_empty() {
-            body.push(format!(
-                "To undo, once the investigation allows:\n{}",
-                s.undo
-                    .iter()
-                    .map(|u| format!("  - {u}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            ));
-        }
+    if let (Some(s), Outcome::Remediated { .. } | Outcome::Partial { .. }) = (subject, outcome)
+        && !s.undo.is_empty()
+    {
+        body.push(format!(
+            "To undo, once the investigation allows:\n{}",
+            s.undo
+                .iter()
+                .map(|u| format!("  - {u}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
     }
     let facts = json!({
         "delivery_id": ctx.delivery_id,

@@ -45,6 +45,10 @@ pub enum SlotDecision {
     Refused { reason: String },
 }
 
+/// The slots a read found free, in the order to try them, or why the read failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey(Result<Vec<u32>, String>);
+
 impl SlotDecision {
     pub fn is_granted(&self) -> bool {
         matches!(self, Self::Granted { .. })
@@ -76,6 +80,23 @@ impl Safeguard {
 
     /// Takes a slot for `holder` at `now`, or says why not.
     pub async fn acquire(&self, holder: &str, now: SystemTime) -> SlotDecision {
+        let survey = self.survey(holder, now).await;
+        self.claim(survey, holder, now).await
+    }
+
+    /// Reads which slots look free. Only a read: the pipeline runs it beside its other
+    /// first-round reads so that taking a slot costs one more round trip, not two.
+    pub async fn survey(&self, holder: &str, now: SystemTime) -> Survey {
+        if self.policy.limit == 0 {
+            return Survey(Ok(Vec::new()));
+        }
+        Survey(self.candidates(holder, self.cutoff(now)).await)
+    }
+
+    /// Takes the first slot of a survey that is still free. A slot taken by someone else
+    /// since the survey fails its condition and the next one is tried; none left is a
+    /// refusal, never a wait.
+    pub async fn claim(&self, survey: Survey, holder: &str, now: SystemTime) -> SlotDecision {
         if self.policy.limit == 0 {
             return SlotDecision::Refused {
                 reason: format!(
@@ -84,30 +105,33 @@ impl Safeguard {
                 ),
             };
         }
-        match self.try_acquire(holder, now).await {
-            Ok(Some(slot)) => SlotDecision::Granted { slot },
-            Ok(None) => SlotDecision::Refused {
-                reason: format!(
-                    "safeguard reached: {} already in the last {} min",
-                    self.policy.limit,
-                    self.policy.window.as_secs() / 60
-                ),
-            },
-            Err(message) => SlotDecision::Refused {
-                reason: format!("safeguard unavailable, failing closed: {message}"),
-            },
+        let unavailable = |message: String| SlotDecision::Refused {
+            reason: format!("safeguard unavailable, failing closed: {message}"),
+        };
+        let candidates = match survey.0 {
+            Ok(c) => c,
+            Err(message) => return unavailable(message),
+        };
+        let now_ms = epoch_millis(now);
+        for slot in candidates {
+            match self.take(slot, holder, now_ms, self.cutoff(now)).await {
+                Ok(true) => return SlotDecision::Granted { slot },
+                Ok(false) => {}
+                Err(message) => return unavailable(message),
+            }
+        }
+        SlotDecision::Refused {
+            reason: format!(
+                "safeguard reached: {} already in the last {} min",
+                self.policy.limit,
+                self.policy.window.as_secs() / 60
+            ),
         }
     }
 
-    async fn try_acquire(&self, holder: &str, now: SystemTime) -> Result<Option<u32>, String> {
-        let now_ms = epoch_millis(now);
-        let cutoff = now_ms.saturating_sub(epoch_millis_of(self.policy.window));
-        for slot in self.candidates(holder, cutoff).await? {
-            if self.take(slot, holder, now_ms, cutoff).await? {
-                return Ok(Some(slot));
-            }
-        }
-        Ok(None)
+    /// Slots last taken at or before this instant are free again.
+    fn cutoff(&self, now: SystemTime) -> u64 {
+        epoch_millis(now).saturating_sub(epoch_millis_of(self.policy.window))
     }
 
     /// Slots that looked free at the time of reading, in an order that starts at a point

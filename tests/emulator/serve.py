@@ -4,32 +4,89 @@ Real DynamoDB applies each conditional write atomically; stock moto does not whe
 arrive concurrently. Serializing the whole server restores that guarantee (and more), so the
 safeguard's concurrency tests exercise the same conditional writes production makes.
 
+It also injects faults, for the error paths the emulator cannot produce by itself: a POST
+to /tourniquet/faults with a JSON list of {"operation": "CreateSnapshot", "code": "...",
+"status": 403} makes every later call of that operation fail with that AWS error, until the
+list is replaced or the emulator is reset (POST /moto-api/reset).
+
 Usage: serve.py PORT_FILE. Writes the chosen port to PORT_FILE once it is listening.
 """
 
+import io
+import json
 import os
+import re
 import signal
 import sys
 import threading
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
+
+
+FAULTS = []
+
+
+def operation_of(environ, body):
+    """The AWS operation a request calls, and the service it is signed for."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    service = match.group(1) if match else ""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.split(".")[-1], service, "json"
+    params = parse_qs(environ.get("QUERY_STRING", ""))
+    params.update(parse_qs(body.decode("utf-8", "replace")))
+    return (params.get("Action") or [""])[0], service, "query"
+
+
+def fault_response(fault, service, protocol, start_response):
+    code, message = fault["code"], "injected by the test harness"
+    if protocol == "json":
+        body = json.dumps({"__type": code, "message": message}).encode()
+        ctype = "application/x-amz-json-1.0"
+    elif service == "ec2":
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
+                "</Error></Errors><RequestID>fault</RequestID></Response>").encode()
+        ctype = "text/xml"
+    else:
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}"
+                "</Message></Error><RequestId>fault</RequestId></ErrorResponse>").encode()
+        ctype = "text/xml"
+    start_response(f"{fault.get('status', 400)} Fault", [("Content-Type", ctype),
+                                                        ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def serialized(app):
     lock = threading.Lock()
 
     def wrapper(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        path = environ.get("PATH_INFO", "")
         with lock:
+            if path == "/tourniquet/faults":
+                FAULTS[:] = json.loads(body or b"[]")
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"ok"]
+            if path == "/moto-api/reset":
+                FAULTS.clear()
+            operation, service, protocol = operation_of(environ, body)
+            for fault in FAULTS:
+                if fault["operation"] == operation:
+                    return fault_response(fault, service, protocol, start_response)
             # Drain the body inside the lock: a WSGI app may do its work lazily.
             result = app(environ, start_response)
             try:
-                body = b"".join(result)
+                answer = b"".join(result)
             finally:
                 close = getattr(result, "close", None)
                 if close:
                     close()
-        return [body]
+        return [answer]
 
     return wrapper
 

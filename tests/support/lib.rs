@@ -23,6 +23,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tourniquet::{Env, Framework};
 
 pub mod ec2;
+pub mod fleet;
 
 static EMULATOR: Mutex<()> = Mutex::const_new(());
 
@@ -45,7 +46,7 @@ pub fn endpoint() -> String {
 }
 
 /// A raw HTTP POST to the emulator's control API.
-fn post(path: &str) {
+fn post(path: &str, body: &str) {
     let url = endpoint();
     let host = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).unwrap_or_else(|e| {
@@ -53,7 +54,8 @@ fn post(path: &str) {
     });
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .expect("write to emulator");
     let mut answer = String::new();
@@ -124,7 +126,7 @@ impl Account {
     /// Takes the emulator, resets it and seeds the framework's resources.
     pub async fn new() -> Self {
         let guard = EMULATOR.lock().await;
-        post("/moto-api/reset");
+        post("/moto-api/reset", "");
         let sdk = tourniquet::clients::load().await;
         assert_eq!(
             sdk.endpoint_url(),
@@ -166,6 +168,13 @@ impl Account {
             topic_arn,
             queue_url,
         }
+    }
+
+    /// Makes every later call of `operation` fail with the AWS error `code` (HTTP 400, not
+    /// retried by the SDK), for error paths the emulator cannot produce by itself.
+    pub fn inject_fault(&self, operation: &str, code: &str) {
+        let faults = serde_json::json!([{"operation": operation, "code": code, "status": 400}]);
+        post("/tourniquet/faults", &faults.to_string());
     }
 
     /// The environment of a deployed function, plus `extra`.

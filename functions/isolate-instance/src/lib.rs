@@ -1,1 +1,330 @@
-//! isolate-instance
+//! isolate-instance: contain an EC2 instance tagged `Tainted`.
+//!
+//! The critical path, event to quarantine on every interface, is four dependent rounds of
+//! AWS calls: (1) read the instance, its group and attributes, the quarantine groups, the
+//! dedupe key and the safeguard's slots, all at once; (2) take the safeguard slot and record
+//! the state before, at once; (3) every interface to the allow-all group while the instance
+//! leaves its Auto Scaling group; (4) every interface to the quarantine group. Evidence,
+//! load balancers and credentials run beside it.
+
+pub mod config;
+pub mod credentials;
+pub mod evidence;
+pub mod fleet;
+pub mod instance;
+pub mod intake;
+pub mod network;
+
+use aws_config::SdkConfig;
+use futures_util::future::join_all;
+use serde_json::json;
+use tourniquet::events::EventError;
+use tourniquet::history::rfc3339;
+use tourniquet::safeguard::Safeguard;
+use tourniquet::{
+    Case, Context, Framework, Intake, Remediation, Step, Subject, Trigger, Verdict, VerifyError,
+};
+
+pub use config::IsolateConfig;
+use instance::{Found, GroupsByName, Instance};
+
+pub const FUNCTION: &str = "isolate-instance";
+/// The tag that marks a quarantined instance.
+pub const STATUS_TAG: &str = "tourniquet:status";
+
+/// The AWS clients isolation uses, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub iam: aws_sdk_iam::Client,
+}
+
+impl Clients {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            elb: aws_sdk_elasticloadbalancing::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+        }
+    }
+}
+
+/// The live instance to isolate, and the quarantine groups found beside it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub instance: Instance,
+    pub groups: GroupsByName,
+}
+
+/// The isolate-instance remediation.
+pub struct Isolator {
+    clients: Clients,
+    config: IsolateConfig,
+    safeguard: Safeguard,
+    /// The partition of this function's own identity (`aws`, `aws-cn`, …), for ARNs.
+    partition: String,
+}
+
+impl Isolator {
+    pub fn new(fw: &Framework, config: IsolateConfig) -> Self {
+        Self {
+            clients: Clients::new(&fw.sdk),
+            safeguard: fw.safeguard(config.safeguard),
+            partition: fw
+                .identity
+                .split(':')
+                .nth(1)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("aws")
+                .to_owned(),
+            config,
+        }
+    }
+
+    fn plan(&self, inst: &Instance) -> Vec<String> {
+        let mut plan = Vec::new();
+        if let Some(g) = &inst.auto_scaling_group {
+            plan.push(format!(
+                "detach from Auto Scaling group {g}, keeping desired capacity"
+            ));
+        }
+        plan.push("deregister from every ELBv2 target group and Classic Load Balancer".into());
+        for eni in &inst.interfaces {
+            plan.push(format!(
+                "{}: {} then {} (was {})",
+                eni.id,
+                self.config.allow_all_group(),
+                self.config.quarantine_group,
+                eni.groups.join(", ")
+            ));
+        }
+        plan.push("termination protection on, shutdown behaviour stop".into());
+        for v in &inst.volumes {
+            plan.push(format!(
+                "snapshot {} ({}), keep it on termination",
+                v.id, v.device
+            ));
+        }
+        if let Some(p) = &inst.instance_profile_arn {
+            plan.push(format!(
+                "deny all to this instance's sessions of the role of {p}"
+            ));
+        }
+        plan.push(format!("tag {STATUS_TAG}=quarantined"));
+        plan
+    }
+
+    fn undo(&self, inst: &Instance) -> Vec<String> {
+        let mut undo: Vec<String> = inst
+            .interfaces
+            .iter()
+            .map(|eni| {
+                format!(
+                    "aws ec2 modify-network-interface-attribute --network-interface-id {} --groups {}",
+                    eni.id,
+                    eni.groups.join(" ")
+                )
+            })
+            .collect();
+        if let Some(p) = inst
+            .instance_profile_arn
+            .as_deref()
+            .and_then(credentials::profile_name)
+        {
+            undo.push(format!(
+                "aws iam delete-role-policy --policy-name {} --role-name <the role of instance profile {p}>",
+                credentials::policy_name(&inst.id)
+            ));
+        }
+        undo.push(format!(
+            "aws ec2 modify-instance-attribute --instance-id {} --no-disable-api-termination \
+             (once the evidence is kept), and remove the tag {STATUS_TAG}",
+            inst.id
+        ));
+        undo
+    }
+
+    /// Containment: out of the Auto Scaling group and onto allow-all at once, then
+    /// quarantine, on every interface concurrently.
+    async fn contain(&self, inst: &Instance, known: &GroupsByName) -> Vec<Step> {
+        let ec2 = &self.clients.ec2;
+        let Some(vpc) = inst.vpc_id.as_deref() else {
+            return vec![Step::critical(
+                "quarantine",
+                "the instance is in no VPC: network NOT cut",
+            )];
+        };
+        let opening = async {
+            let groups = network::ensure(
+                ec2,
+                vpc,
+                known,
+                &self.config.quarantine_group,
+                &self.config.allow_all_group(),
+            )
+            .await;
+            let opened = match &groups {
+                Ok(g) => {
+                    join_all(
+                        inst.interfaces
+                            .iter()
+                            .map(|eni| network::open(ec2, &eni.id, g)),
+                    )
+                    .await
+                }
+                Err(_) => Vec::new(),
+            };
+            (groups, opened)
+        };
+        let (detached, (groups, mut steps)) =
+            tokio::join!(fleet::detach(&self.clients, inst), opening);
+        steps.extend(detached);
+        match groups {
+            Ok(g) => {
+                let closed = join_all(
+                    inst.interfaces
+                        .iter()
+                        .map(|eni| network::close(ec2, &eni.id, &g)),
+                )
+                .await;
+                steps.extend(closed);
+            }
+            Err(e) => steps.push(Step::critical(
+                "quarantine",
+                format!("no quarantine group in {vpc}, network NOT cut: {e}"),
+            )),
+        }
+        steps
+    }
+}
+
+impl Remediation for Isolator {
+    type Target = ();
+    type Subject = Target;
+
+    fn action(&self) -> &'static str {
+        "isolate"
+    }
+
+    fn done(&self) -> &'static str {
+        "isolated"
+    }
+
+    /// A taint tag is a request to isolate, which anyone may make: the safeguard, not the
+    /// tagger's identity, limits it.
+    fn counters_actor(&self) -> bool {
+        false
+    }
+
+    fn safeguard(&self) -> Option<&Safeguard> {
+        Some(&self.safeguard)
+    }
+
+    fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, EventError> {
+        intake::intake(trigger, &self.config.taint_key)
+    }
+
+    async fn verify(
+        &self,
+        _: &Context<'_>,
+        case: &Case<()>,
+    ) -> Result<Verdict<Target>, VerifyError> {
+        let names = [
+            self.config.quarantine_group.clone(),
+            self.config.allow_all_group(),
+        ];
+        let (found, groups) =
+            instance::read(&self.clients, &self.partition, &case.resource, &names)
+                .await
+                .map_err(VerifyError)?;
+        let inst = match found {
+            Found::Missing => {
+                return Ok(Verdict::NothingToDo(format!(
+                    "{} does not exist",
+                    case.resource
+                )));
+            }
+            Found::Instance(inst) => *inst,
+        };
+        if matches!(inst.state.as_str(), "terminated" | "shutting-down") {
+            return Ok(Verdict::NothingToDo(format!(
+                "{} is {}",
+                inst.id, inst.state
+            )));
+        }
+        if inst.tags.get(STATUS_TAG).map(String::as_str) == Some("quarantined") {
+            return Ok(Verdict::AlreadyRemediated(format!(
+                "{} is already quarantined",
+                inst.id
+            )));
+        }
+        if !inst.tags.contains_key(&self.config.taint_key) {
+            return Ok(Verdict::NothingToDo(format!(
+                "{} no longer carries {}",
+                inst.id, self.config.taint_key
+            )));
+        }
+        if let Some(why) = inst.tags.get(&self.config.exempt_key) {
+            return Ok(Verdict::Exempt(format!(
+                "{} carries {}={why}",
+                inst.id, self.config.exempt_key
+            )));
+        }
+        Ok(Verdict::Act(Subject {
+            before: json!(inst),
+            summary: inst.describe(),
+            plan: self.plan(&inst),
+            undo: self.undo(&inst),
+            subject: Target {
+                instance: inst,
+                groups,
+            },
+        }))
+    }
+
+    async fn act(&self, ctx: &Context<'_>, _: &Case<()>, target: &Target) -> Vec<Step> {
+        let inst = &target.instance;
+        let ec2 = &self.clients.ec2;
+        let containment = async {
+            let mut steps = self.contain(inst, &target.groups).await;
+            let quarantined = !inst.interfaces.is_empty()
+                && inst.interfaces.iter().all(|eni| {
+                    let name = format!("quarantine {}", eni.id);
+                    steps.iter().any(|s| s.ok && s.name == name)
+                });
+            steps.push(
+                evidence::mark(ec2, inst, ctx.delivery_id, quarantined, &rfc3339(ctx.now)).await,
+            );
+            steps
+        };
+        let credentials = async {
+            match &inst.instance_profile_arn {
+                Some(profile) => {
+                    credentials::cut(&self.clients.iam, profile, &inst.arn, &inst.id).await
+                }
+                None => vec![Step::ok(
+                    "role-deny",
+                    "no instance profile: no role credentials",
+                )],
+            }
+        };
+        let (contained, evidence, target_groups, classic, credentials) = tokio::join!(
+            containment,
+            evidence::preserve(ec2, inst, ctx.delivery_id),
+            fleet::leave_target_groups(&self.clients, inst),
+            fleet::leave_classic_load_balancers(&self.clients, inst),
+            credentials,
+        );
+        let mut steps = contained;
+        steps.extend(target_groups);
+        steps.extend(classic);
+        steps.extend(evidence);
+        steps.extend(credentials);
+        steps
+    }
+}

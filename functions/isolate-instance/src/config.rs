@@ -1,0 +1,61 @@
+//! isolate-instance's own variables.
+
+use tourniquet::config::{ConfigError, Env};
+use tourniquet::safeguard::SafeguardPolicy;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsolateConfig {
+    pub taint_key: String,
+    pub exempt_key: String,
+    pub safeguard: SafeguardPolicy,
+    /// The quarantine group's name in each VPC; the allow-all group is `<name>-allow-all`.
+    pub quarantine_group: String,
+}
+
+impl IsolateConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            taint_key: env.string_or("TAINT_TAG_KEY", "Tainted"),
+            exempt_key: env.string_or("EXEMPT_TAG_KEY", "TourniquetExempt"),
+            safeguard: SafeguardPolicy {
+                kind: "isolate",
+                limit: env.u32_or("ISOLATION_LIMIT", 3)?,
+                window: env.duration_or("ISOLATION_WINDOW_MINUTES", 60, 60)?,
+            },
+            quarantine_group: env.string_or("QUARANTINE_SG_NAME", "tourniquet-quarantine"),
+        })
+    }
+
+    pub fn allow_all_group(&self) -> String {
+        format!("{}-allow-all", self.quarantine_group)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = IsolateConfig::from_env(&Env::from_pairs([])).unwrap();
+        assert_eq!(c.taint_key, "Tainted");
+        assert_eq!(c.exempt_key, "TourniquetExempt");
+        assert_eq!(c.safeguard.limit, 3);
+        assert_eq!(c.safeguard.window, Duration::from_secs(3600));
+        assert_eq!(c.quarantine_group, "tourniquet-quarantine");
+        assert_eq!(c.allow_all_group(), "tourniquet-quarantine-allow-all");
+    }
+
+    #[test]
+    fn limit_zero_is_allowed_window_zero_is_not() {
+        let c = IsolateConfig::from_env(&Env::from_pairs([("ISOLATION_LIMIT", "0")])).unwrap();
+        assert_eq!(c.safeguard.limit, 0);
+        let e = IsolateConfig::from_env(&Env::from_pairs([("ISOLATION_WINDOW_MINUTES", "0")]));
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("ISOLATION_WINDOW_MINUTES")
+        );
+    }
+}

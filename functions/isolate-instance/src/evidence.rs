@@ -1,0 +1,180 @@
+//! Preserving evidence: the instance cannot be terminated by accident, stops rather than
+//! terminates on shutdown, keeps its volumes if it is terminated anyway, and every attached
+//! volume is snapshotted as it is now.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, AttributeValue, EbsInstanceBlockDeviceSpecification,
+    InstanceBlockDeviceMappingSpecification, ResourceType, Tag, TagSpecification,
+};
+use futures_util::future::join_all;
+use tourniquet::Step;
+use tourniquet::history::sdk_message;
+
+use crate::instance::Instance;
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+fn step(name: &str, ok: &str, result: Result<(), String>) -> Step {
+    match result {
+        Ok(()) => Step::ok(name, ok),
+        Err(e) => Step::failed(name, e),
+    }
+}
+
+async fn termination_protection(ec2: &Client, inst: &Instance) -> Step {
+    let r = ec2
+        .modify_instance_attribute()
+        .instance_id(&inst.id)
+        .disable_api_termination(AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await;
+    step(
+        "termination-protection",
+        "on",
+        r.map(|_| ()).map_err(|e| sdk_message(&e)),
+    )
+}
+
+async fn stop_on_shutdown(ec2: &Client, inst: &Instance) -> Step {
+    let r = ec2
+        .modify_instance_attribute()
+        .instance_id(&inst.id)
+        .instance_initiated_shutdown_behavior(AttributeValue::builder().value("stop").build())
+        .send()
+        .await;
+    step(
+        "shutdown-behaviour",
+        "stop",
+        r.map(|_| ()).map_err(|e| sdk_message(&e)),
+    )
+}
+
+async fn keep_volumes(ec2: &Client, inst: &Instance) -> Option<Step> {
+    let mappings: Vec<_> = inst
+        .volumes
+        .iter()
+        .filter(|v| v.delete_on_termination)
+        .map(|v| {
+            InstanceBlockDeviceMappingSpecification::builder()
+                .device_name(&v.device)
+                .ebs(
+                    EbsInstanceBlockDeviceSpecification::builder()
+                        .delete_on_termination(false)
+                        .build(),
+                )
+                .build()
+        })
+        .collect();
+    if mappings.is_empty() {
+        return None;
+    }
+    let devices = inst
+        .volumes
+        .iter()
+        .filter(|v| v.delete_on_termination)
+        .map(|v| v.device.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let r = ec2
+        .modify_instance_attribute()
+        .instance_id(&inst.id)
+        .set_block_device_mappings(Some(mappings))
+        .send()
+        .await;
+    Some(step(
+        "delete-on-termination",
+        &format!("off for {devices}"),
+        r.map(|_| ()).map_err(|e| sdk_message(&e)),
+    ))
+}
+
+async fn snapshot(
+    ec2: &Client,
+    inst: &Instance,
+    volume: &crate::instance::Volume,
+    incident: &str,
+) -> Step {
+    let tags = TagSpecification::builder()
+        .resource_type(ResourceType::Snapshot)
+        .tags(tag("tourniquet:instance", &inst.id))
+        .tags(tag("tourniquet:incident", incident))
+        .tags(tag("tourniquet:device", &volume.device))
+        .tags(tag(
+            "Name",
+            &format!("tourniquet evidence {} {}", inst.id, volume.device),
+        ))
+        .build();
+    let r = ec2
+        .create_snapshot()
+        .volume_id(&volume.id)
+        .description(format!(
+            "Tourniquet evidence: {} of {} (incident {incident})",
+            volume.device, inst.id
+        ))
+        .tag_specifications(tags)
+        .send()
+        .await;
+    let name = format!("snapshot {}", volume.id);
+    match r {
+        Ok(out) => Step::ok(
+            name,
+            format!(
+                "{} of {} ({})",
+                out.snapshot_id().unwrap_or("snapshot"),
+                volume.id,
+                volume.device
+            ),
+        ),
+        Err(e) => Step::failed(name, sdk_message(&e)),
+    }
+}
+
+/// Every evidence step, concurrently.
+pub async fn preserve(ec2: &Client, inst: &Instance, incident: &str) -> Vec<Step> {
+    let (protection, shutdown, volumes, snapshots) = tokio::join!(
+        termination_protection(ec2, inst),
+        stop_on_shutdown(ec2, inst),
+        keep_volumes(ec2, inst),
+        join_all(
+            inst.volumes
+                .iter()
+                .map(|v| snapshot(ec2, inst, v, incident))
+        )
+    );
+    let mut steps = vec![protection, shutdown];
+    steps.extend(volumes);
+    steps.extend(snapshots);
+    steps
+}
+
+/// Marks the instance with the outcome of the network cut, so that people and later events
+/// see it: `quarantined` only when every interface is in the quarantine group.
+pub async fn mark(
+    ec2: &Client,
+    inst: &Instance,
+    incident: &str,
+    quarantined: bool,
+    at: &str,
+) -> Step {
+    let status = if quarantined {
+        "quarantined"
+    } else {
+        "isolation-incomplete"
+    };
+    let r = ec2
+        .create_tags()
+        .resources(&inst.id)
+        .tags(tag(crate::STATUS_TAG, status))
+        .tags(tag("tourniquet:incident", incident))
+        .tags(tag("tourniquet:isolated-at", at))
+        .send()
+        .await;
+    step(
+        "status-tag",
+        &format!("{}={status}", crate::STATUS_TAG),
+        r.map(|_| ()).map_err(|e| sdk_message(&e)),
+    )
+}

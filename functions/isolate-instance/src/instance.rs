@@ -1,0 +1,254 @@
+//! The live instance, read in one round of concurrent calls: everything the decision needs
+//! and everything history must keep to undo the isolation.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, InstanceAttributeName};
+use serde::Serialize;
+use tourniquet::history::sdk_message;
+
+use crate::Clients;
+
+/// A network interface and the security groups it had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interface {
+    pub id: String,
+    pub groups: Vec<String>,
+    /// Private IPv4 addresses: the targets of IP-type target groups.
+    pub private_ips: Vec<String>,
+}
+
+/// An attached EBS volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Volume {
+    pub id: String,
+    pub device: String,
+    pub delete_on_termination: bool,
+}
+
+/// The state of an instance before isolation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Instance {
+    pub id: String,
+    pub arn: String,
+    pub state: String,
+    pub vpc_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub interfaces: Vec<Interface>,
+    pub volumes: Vec<Volume>,
+    pub instance_profile_arn: Option<String>,
+    pub auto_scaling_group: Option<String>,
+    pub termination_protection: Option<bool>,
+    pub shutdown_behavior: Option<String>,
+}
+
+impl Instance {
+    pub fn name(&self) -> &str {
+        self.tags.get("Name").map(String::as_str).unwrap_or("")
+    }
+
+    pub fn describe(&self) -> String {
+        let name = match self.name() {
+            "" => String::new(),
+            n => format!(" \"{n}\""),
+        };
+        format!(
+            "instance {}{name} ({}, {}, {} network interface(s), {} volume(s){})",
+            self.id,
+            self.state,
+            self.vpc_id.as_deref().unwrap_or("no VPC"),
+            self.interfaces.len(),
+            self.volumes.len(),
+            self.auto_scaling_group
+                .as_deref()
+                .map(|g| format!(", Auto Scaling group {g}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// Security groups found by name, per VPC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupsByName {
+    /// (group name, VPC id) → group id.
+    pub found: BTreeMap<(String, String), String>,
+}
+
+impl GroupsByName {
+    pub fn get(&self, name: &str, vpc: &str) -> Option<&str> {
+        self.found
+            .get(&(name.to_owned(), vpc.to_owned()))
+            .map(String::as_str)
+    }
+}
+
+/// What one round of reads found.
+pub enum Found {
+    Instance(Box<Instance>),
+    Missing,
+}
+
+/// The instance's ARN, in the partition of the function's own identity.
+fn instance_arn(partition: &str, region: &str, owner: &str, id: &str) -> String {
+    format!("arn:{partition}:ec2:{region}:{owner}:instance/{id}")
+}
+
+/// Reads the instance, its Auto Scaling group, its attributes and the quarantine groups, all
+/// at once.
+pub async fn read(
+    clients: &Clients,
+    partition: &str,
+    id: &str,
+    group_names: &[String],
+) -> Result<(Found, GroupsByName), String> {
+    let ec2 = &clients.ec2;
+    let attribute = |name: InstanceAttributeName| {
+        ec2.describe_instance_attribute()
+            .instance_id(id)
+            .attribute(name)
+            .send()
+    };
+    let (described, asg, groups, protection, shutdown) = tokio::join!(
+        ec2.describe_instances().instance_ids(id).send(),
+        clients
+            .autoscaling
+            .describe_auto_scaling_instances()
+            .instance_ids(id)
+            .send(),
+        ec2.describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .set_values(Some(group_names.to_vec()))
+                    .build()
+            )
+            .send(),
+        attribute(InstanceAttributeName::DisableApiTermination),
+        attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior),
+    );
+    let described = match described {
+        Ok(d) => d,
+        Err(e)
+            if e.as_service_error()
+                .and_then(|se| aws_sdk_ec2::error::ProvideErrorMetadata::code(se))
+                .is_some_and(|c| c == "InvalidInstanceID.NotFound") =>
+        {
+            return Ok((Found::Missing, GroupsByName::default()));
+        }
+        Err(e) => return Err(format!("DescribeInstances {id}: {}", sdk_message(&e))),
+    };
+    let Some((owner, inst)) = described.reservations().iter().find_map(|r| {
+        r.instances()
+            .iter()
+            .find(|i| i.instance_id() == Some(id))
+            .map(|i| (r.owner_id().unwrap_or_default(), i))
+    }) else {
+        return Ok((Found::Missing, GroupsByName::default()));
+    };
+    let region = clients
+        .ec2
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let interfaces = inst
+        .network_interfaces()
+        .iter()
+        .filter_map(|eni| {
+            Some(Interface {
+                id: eni.network_interface_id()?.to_owned(),
+                groups: eni
+                    .groups()
+                    .iter()
+                    .filter_map(|g| g.group_id().map(str::to_owned))
+                    .collect(),
+                private_ips: eni
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|a| a.private_ip_address().map(str::to_owned))
+                    .collect(),
+            })
+        })
+        .collect();
+    let volumes = inst
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| {
+            let ebs = m.ebs()?;
+            Some(Volume {
+                id: ebs.volume_id()?.to_owned(),
+                device: m.device_name()?.to_owned(),
+                delete_on_termination: ebs.delete_on_termination().unwrap_or(false),
+            })
+        })
+        .collect();
+    let groups = match groups {
+        Ok(out) => GroupsByName {
+            found: out
+                .security_groups()
+                .iter()
+                .filter_map(|g| {
+                    Some((
+                        (g.group_name()?.to_owned(), g.vpc_id()?.to_owned()),
+                        g.group_id()?.to_owned(),
+                    ))
+                })
+                .collect(),
+        },
+        // Not fatal: the groups are looked up again, or created, when acting.
+        Err(e) => {
+            tracing::warn!(error = %sdk_message(&e), "quarantine group lookup failed");
+            GroupsByName::default()
+        }
+    };
+    let auto_scaling_group = match asg {
+        Ok(out) => out
+            .auto_scaling_instances()
+            .iter()
+            .find(|a| a.instance_id() == Some(id))
+            .and_then(|a| a.auto_scaling_group_name().map(str::to_owned)),
+        Err(e) => {
+            return Err(format!(
+                "DescribeAutoScalingInstances {id}: {}",
+                sdk_message(&e)
+            ));
+        }
+    };
+    let instance = Instance {
+        id: id.to_owned(),
+        arn: instance_arn(partition, &region, owner, id),
+        state: inst
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned()),
+        vpc_id: inst.vpc_id().map(str::to_owned),
+        tags: inst
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect(),
+        interfaces,
+        volumes,
+        instance_profile_arn: inst
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .map(str::to_owned),
+        auto_scaling_group,
+        termination_protection: protection.ok().and_then(|a| {
+            a.disable_api_termination()
+                .and_then(AttributeBooleanValue::value)
+        }),
+        shutdown_behavior: shutdown.ok().and_then(|a| {
+            a.instance_initiated_shutdown_behavior()
+                .and_then(|v| v.value())
+                .map(str::to_owned)
+        }),
+    };
+    Ok((Found::Instance(Box::new(instance)), groups))
+}

@@ -1,0 +1,245 @@
+//! Which instances an event asks to isolate. Pure: no AWS call.
+
+use tourniquet::events::{ApiCall, EventError, Fields, TagChange, fields};
+use tourniquet::{Case, Intake, Trigger};
+
+/// An EC2 instance id: `i-` and 8 or 17 lowercase hex digits.
+pub fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("i-").is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+fn cases(mut ids: Vec<String>, field: &str) -> Result<Intake<()>, EventError> {
+    if let Some(bad) = ids.iter().find(|id| !is_instance_id(id)) {
+        return Err(EventError::Invalid {
+            field: field.to_owned(),
+            reason: format!("{bad:?} is not an EC2 instance id"),
+        });
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(Intake::Cases(
+        ids.into_iter()
+            .map(|resource| Case {
+                resource,
+                target: (),
+            })
+            .collect(),
+    ))
+}
+
+/// The `items` of a CloudTrail set (`{"items": [{...}, ...]}`), each item an object.
+fn set_items<'a>(
+    params: Fields<'a>,
+    key: &str,
+    path: &'a str,
+) -> Result<Vec<Fields<'a>>, EventError> {
+    let Some(set) = params.opt_obj(key, path)? else {
+        return Ok(Vec::new());
+    };
+    set.opt_array("items")?
+        .iter()
+        .map(|item| fields(path, item))
+        .collect()
+}
+
+fn from_create_tags(call: &ApiCall, taint_key: &str) -> Result<Intake<()>, EventError> {
+    if call.event_name != "CreateTags" {
+        return Ok(Intake::Ignore(format!(
+            "{} is not CreateTags",
+            call.event_name
+        )));
+    }
+    if let Some(code) = &call.error_code {
+        return Ok(Intake::Ignore(format!(
+            "the CreateTags call failed ({code}): nothing was tagged"
+        )));
+    }
+    let params = fields("detail.requestParameters", &call.request_parameters)?;
+    let mut tainted = false;
+    for tag in set_items(params, "tagSet", "detail.requestParameters.tagSet.items[]")? {
+        tainted |= tag.str("key")? == taint_key;
+    }
+    if !tainted {
+        return Ok(Intake::Ignore(format!(
+            "the tags set do not include {taint_key}"
+        )));
+    }
+    let mut ids = Vec::new();
+    for resource in set_items(
+        params,
+        "resourcesSet",
+        "detail.requestParameters.resourcesSet.items[]",
+    )? {
+        let id = resource.str("resourceId")?;
+        if id.starts_with("i-") {
+            ids.push(id.to_owned());
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Intake::Ignore(
+            "no instance among the tagged resources".into(),
+        ));
+    }
+    cases(ids, "detail.requestParameters.resourcesSet")
+}
+
+fn from_tag_change(
+    resources: &[String],
+    change: &TagChange,
+    taint_key: &str,
+) -> Result<Intake<()>, EventError> {
+    if change.service != "ec2" || change.resource_type != "instance" {
+        return Ok(Intake::Ignore(format!(
+            "a tag change on {} {}, not an instance",
+            change.service, change.resource_type
+        )));
+    }
+    if !change.changed_tag_keys.iter().any(|k| k == taint_key) {
+        return Ok(Intake::Ignore(format!("{taint_key} did not change")));
+    }
+    if !change.tags.contains_key(taint_key) {
+        return Ok(Intake::Ignore(format!(
+            "{taint_key} was removed, not added"
+        )));
+    }
+    let ids = resources
+        .iter()
+        .map(|arn| {
+            arn.rsplit_once(":instance/")
+                .map(|(_, id)| id.to_owned())
+                .ok_or_else(|| EventError::Invalid {
+                    field: "resources".into(),
+                    reason: format!("{arn:?} is not an EC2 instance ARN"),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.is_empty() {
+        return Err(EventError::Missing("resources".into()));
+    }
+    cases(ids, "resources")
+}
+
+/// The instances an event asks to isolate.
+pub fn intake(trigger: &Trigger, taint_key: &str) -> Result<Intake<()>, EventError> {
+    match trigger {
+        Trigger::ApiCall(_, call) => from_create_tags(call, taint_key),
+        Trigger::TagChange(envelope, change) => {
+            from_tag_change(&envelope.resources, change, taint_key)
+        }
+        Trigger::Direct(direct) => cases(direct.instance_ids.clone(), "instance_ids"),
+        Trigger::Scheduled(_) => Ok(Intake::Ignore(
+            "isolate-instance has no scheduled work".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use tourniquet::events::decode;
+
+    const A: &str = "i-0123456789abcdef0";
+    const B: &str = "i-0fedcba9876543210";
+
+    fn create_tags(resources: &[&str], keys: &[&str], error: Option<&str>) -> Value {
+        let mut v = json!({
+            "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+            "account": "1", "time": "t", "region": "us-east-1", "resources": [],
+            "detail": {"eventName": "CreateTags", "eventSource": "ec2.amazonaws.com", "awsRegion": "us-east-1",
+                "userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root", "accountId": "1"},
+                "requestParameters": {
+                    "resourcesSet": {"items": resources.iter().map(|r| json!({"resourceId": r})).collect::<Vec<_>>()},
+                    "tagSet": {"items": keys.iter().map(|k| json!({"key": k, "value": "x"})).collect::<Vec<_>>()}}}
+        });
+        if let Some(code) = error {
+            v["detail"]["errorCode"] = json!(code);
+        }
+        v
+    }
+
+    fn ids(intake: Intake<()>) -> Vec<String> {
+        match intake {
+            Intake::Cases(c) => c.into_iter().map(|c| c.resource).collect(),
+            Intake::Ignore(r) => panic!("ignored: {r}"),
+        }
+    }
+
+    fn run(v: &Value) -> Result<Intake<()>, EventError> {
+        intake(&decode(v).unwrap(), "Tainted")
+    }
+
+    #[test]
+    fn instance_ids_are_validated() {
+        assert!(is_instance_id(A));
+        assert!(is_instance_id("i-0123abcd"));
+        assert!(!is_instance_id("i-0123ABCD"));
+        assert!(!is_instance_id("i-123"));
+        assert!(!is_instance_id("vol-0123456789abcdef0"));
+    }
+
+    #[test]
+    fn create_tags_keeps_only_instances_and_only_the_taint_key() {
+        let v = create_tags(
+            &[A, "vol-0123456789abcdef0", B, A, "sg-12345678"],
+            &["Name", "Tainted"],
+            None,
+        );
+        assert_eq!(ids(run(&v).unwrap()), vec![A, B]);
+        let v = create_tags(&[A], &["Name"], None);
+        assert!(matches!(run(&v).unwrap(), Intake::Ignore(_)));
+        let v = create_tags(&["vol-0123456789abcdef0"], &["Tainted"], None);
+        assert!(matches!(run(&v).unwrap(), Intake::Ignore(r) if r.contains("no instance")));
+        let v = create_tags(&[A], &["Tainted"], Some("Client.UnauthorizedOperation"));
+        assert!(matches!(run(&v).unwrap(), Intake::Ignore(r) if r.contains("failed")));
+    }
+
+    #[test]
+    fn create_tags_with_bad_parameters_is_an_error() {
+        let v = create_tags(&["i-NOTHEX!"], &["Tainted"], None);
+        assert!(matches!(run(&v).unwrap_err(), EventError::Invalid { .. }));
+        let mut v = create_tags(&[A], &["Tainted"], None);
+        v["detail"]["requestParameters"]["resourcesSet"]["items"] = json!("i-1");
+        assert!(matches!(run(&v).unwrap_err(), EventError::WrongType { .. }));
+        let mut v = create_tags(&[A], &["Tainted"], None);
+        v["detail"]["requestParameters"]["tagSet"]["items"][0] = json!({"value": "x"});
+        assert!(matches!(run(&v).unwrap_err(), EventError::Missing(f) if f.ends_with(".key")));
+    }
+
+    fn tag_change(changed: &[&str], tags: Value, resource_type: &str) -> Value {
+        json!({"version": "0", "id": "t", "detail-type": "Tag Change on Resource", "source": "aws.tag",
+            "account": "1", "time": "t", "region": "us-east-1",
+            "resources": [format!("arn:aws:ec2:us-east-1:1:{resource_type}/{A}")],
+            "detail": {"changed-tag-keys": changed, "service": "ec2", "resource-type": resource_type, "tags": tags}})
+    }
+
+    #[test]
+    fn tag_change_needs_the_taint_key_added_on_an_instance() {
+        let v = tag_change(&["Tainted"], json!({"Tainted": "ssh"}), "instance");
+        assert_eq!(ids(run(&v).unwrap()), vec![A]);
+        let removed = tag_change(&["Tainted"], json!({}), "instance");
+        assert!(matches!(run(&removed).unwrap(), Intake::Ignore(r) if r.contains("removed")));
+        let other = tag_change(&["Name"], json!({"Tainted": "x", "Name": "y"}), "instance");
+        assert!(matches!(run(&other).unwrap(), Intake::Ignore(_)));
+        let volume = tag_change(&["Tainted"], json!({"Tainted": "x"}), "volume");
+        assert!(matches!(run(&volume).unwrap(), Intake::Ignore(_)));
+    }
+
+    #[test]
+    fn direct_invocation_validates_ids() {
+        let v = json!({"instance_ids": [B, A], "reason": "drill"});
+        assert_eq!(ids(run(&v).unwrap()), vec![A, B]);
+        let v = json!({"instance_ids": ["web-1"]});
+        assert!(
+            run(&v)
+                .unwrap_err()
+                .to_string()
+                .contains("\"web-1\" is not an EC2 instance id")
+        );
+    }
+}

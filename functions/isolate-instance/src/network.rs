@@ -1,0 +1,243 @@
+//! Cutting the network, on every interface, without leaving tracked connections alive.
+//!
+//! Security group changes do not interrupt connections that are already tracked. Traffic
+//! allowed by an "all traffic, any address, both directions" rule set is not tracked, so the
+//! interface first moves to an allow-all group (every existing flow becomes untracked), then
+//! at once to the quarantine group, which has no rule at all: untracked flows stop with it.
+//! Between the two steps the instance is wide open, so the second is retried and its failure
+//! wakes a human with the interface named.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
+};
+use tourniquet::Step;
+use tourniquet::history::sdk_message;
+
+use crate::instance::GroupsByName;
+
+/// Attempts at the quarantine step before a human is woken.
+const QUARANTINE_ATTEMPTS: u32 = 3;
+
+/// The two groups of a VPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Groups {
+    /// Missing only when it could not be created: the interface then goes straight to
+    /// quarantine (tracked flows may survive, which the step reports).
+    pub allow_all: Result<String, String>,
+    pub quarantine: String,
+}
+
+fn all_traffic() -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
+    IpPermission::builder().ip_protocol("-1")
+}
+
+fn tagged(purpose: &str) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroup)
+        .tags(
+            Tag::builder()
+                .key("tourniquet:purpose")
+                .value(purpose)
+                .build(),
+        )
+        .build()
+}
+
+/// Finds a group by name in a VPC.
+async fn find(ec2: &Client, name: &str, vpc: &str) -> Result<Option<String>, String> {
+    let filter = |n: &str, v: &str| Filter::builder().name(n).values(v).build();
+    let out = ec2
+        .describe_security_groups()
+        .filters(filter("group-name", name))
+        .filters(filter("vpc-id", vpc))
+        .send()
+        .await
+        .map_err(|e| format!("DescribeSecurityGroups {name}: {}", sdk_message(&e)))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .find_map(|g| g.group_id().map(str::to_owned)))
+}
+
+/// Creates a group, or finds the one a concurrent invocation just created. Returns its id
+/// and whether this call created it.
+async fn create(
+    ec2: &Client,
+    name: &str,
+    vpc: &str,
+    purpose: &str,
+) -> Result<(String, bool), String> {
+    let created = ec2
+        .create_security_group()
+        .group_name(name)
+        .description(format!("Tourniquet {purpose}: do not edit"))
+        .vpc_id(vpc)
+        .tag_specifications(tagged(purpose))
+        .send()
+        .await;
+    match created {
+        Ok(out) => out
+            .group_id()
+            .map(|id| (id.to_owned(), true))
+            .ok_or_else(|| format!("CreateSecurityGroup {name}: no group id in the answer")),
+        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => find(ec2, name, vpc)
+            .await?
+            .map(|id| (id, false))
+            .ok_or_else(|| format!("{name} exists in {vpc} but cannot be found")),
+        Err(e) => Err(format!(
+            "CreateSecurityGroup {name} in {vpc}: {}",
+            sdk_message(&e)
+        )),
+    }
+}
+
+/// The quarantine group: no inbound rule, no outbound rule.
+async fn quarantine_group(ec2: &Client, name: &str, vpc: &str) -> Result<String, String> {
+    let (id, created) = create(ec2, name, vpc, "quarantine").await?;
+    if created {
+        // A new group allows all outbound traffic (IPv4, and IPv6 in a dual-stack VPC):
+        // revoke exactly what it has.
+        let out = ec2
+            .describe_security_groups()
+            .group_ids(&id)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeSecurityGroups {id}: {}", sdk_message(&e)))?;
+        let egress: Vec<IpPermission> = out
+            .security_groups()
+            .iter()
+            .flat_map(|g| g.ip_permissions_egress().iter().cloned())
+            .collect();
+        if !egress.is_empty() {
+            ec2.revoke_security_group_egress()
+                .group_id(&id)
+                .set_ip_permissions(Some(egress))
+                .send()
+                .await
+                .map_err(|e| format!("RevokeSecurityGroupEgress {id}: {}", sdk_message(&e)))?;
+        }
+    }
+    Ok(id)
+}
+
+/// The allow-all group: all traffic in and out, IPv4 and IPv6, so that nothing is tracked.
+async fn allow_all_group(ec2: &Client, name: &str, vpc: &str) -> Result<String, String> {
+    let (id, created) = create(ec2, name, vpc, "quarantine-allow-all").await?;
+    if created {
+        let everything = || {
+            all_traffic()
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                .build()
+        };
+        let ipv6_out = all_traffic()
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+            .build();
+        let (ingress, egress) = tokio::join!(
+            ec2.authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(everything())
+                .send(),
+            ec2.authorize_security_group_egress()
+                .group_id(&id)
+                .ip_permissions(ipv6_out)
+                .send()
+        );
+        ingress.map_err(|e| format!("AuthorizeSecurityGroupIngress {id}: {}", sdk_message(&e)))?;
+        if let Err(e) = egress
+            && e.code() != Some("InvalidPermission.Duplicate")
+        {
+            return Err(format!(
+                "AuthorizeSecurityGroupEgress {id}: {}",
+                sdk_message(&e)
+            ));
+        }
+    }
+    Ok(id)
+}
+
+/// The VPC's two groups, from the lookup made while verifying, created on first use.
+pub async fn ensure(
+    ec2: &Client,
+    vpc: &str,
+    known: &GroupsByName,
+    quarantine_name: &str,
+    allow_all_name: &str,
+) -> Result<Groups, String> {
+    let quarantine = async {
+        match known.get(quarantine_name, vpc) {
+            Some(id) => Ok(id.to_owned()),
+            None => quarantine_group(ec2, quarantine_name, vpc).await,
+        }
+    };
+    let allow_all = async {
+        match known.get(allow_all_name, vpc) {
+            Some(id) => Ok(id.to_owned()),
+            None => allow_all_group(ec2, allow_all_name, vpc).await,
+        }
+    };
+    let (quarantine, allow_all) = tokio::join!(quarantine, allow_all);
+    Ok(Groups {
+        allow_all,
+        quarantine: quarantine?,
+    })
+}
+
+async fn set_groups(ec2: &Client, eni: &str, group: &str) -> Result<(), String> {
+    ec2.modify_network_interface_attribute()
+        .network_interface_id(eni)
+        .groups(group)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk_message(&e))
+}
+
+/// First step on one interface: the allow-all group.
+pub async fn open(ec2: &Client, eni: &str, groups: &Groups) -> Step {
+    let name = format!("allow-all {eni}");
+    match &groups.allow_all {
+        Ok(group) => match set_groups(ec2, eni, group).await {
+            Ok(()) => Step::ok(name, format!("{eni} in {group}: existing flows untracked")),
+            Err(e) => Step::failed(
+                name,
+                format!("{e}; quarantining directly, tracked flows may survive"),
+            ),
+        },
+        Err(e) => Step::failed(
+            name,
+            format!("no allow-all group ({e}); quarantining directly, tracked flows may survive"),
+        ),
+    }
+}
+
+/// Second step on one interface: the quarantine group, retried; a failure is critical.
+pub async fn close(ec2: &Client, eni: &str, groups: &Groups) -> Step {
+    let name = format!("quarantine {eni}");
+    let mut last = String::new();
+    for attempt in 1..=QUARANTINE_ATTEMPTS {
+        match set_groups(ec2, eni, &groups.quarantine).await {
+            Ok(()) => {
+                return Step::ok(
+                    name,
+                    format!("{eni} in {}: no traffic in or out", groups.quarantine),
+                );
+            }
+            Err(e) => last = e,
+        }
+        if attempt < QUARANTINE_ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+        }
+    }
+    Step::critical(
+        name,
+        format!(
+            "interface {eni} is NOT quarantined after {QUARANTINE_ATTEMPTS} attempts and may be \
+             wide open: {last}"
+        ),
+    )
+}

@@ -1,0 +1,651 @@
+//! isolate-instance end to end against the emulator, on a seeded account.
+//!
+//! Emulator gaps, coded for AWS and noted where they show: moto applies per-interface
+//! security groups only under `NetworkInterfaces[].Groups` (read there); it does not
+//! deregister ELBv2 targets on an Auto Scaling detach (the function deregisters them itself,
+//! as it must for IP targets anyway); it mishandles `ModifyInstanceAttribute` for the
+//! shutdown behaviour, so that attribute is not asserted; IAM policies are not enforced, so
+//! the role's deny is asserted as a document.
+
+use futures_util::future::join_all;
+use isolate_instance::{FUNCTION, IsolateConfig, Isolator, STATUS_TAG};
+use serde_json::{Value, json};
+use tourniquet::pipeline::handle;
+use tourniquet::{Outcome, Summary};
+use tourniquet_tests::ec2::{launch, tags_of};
+use tourniquet_tests::fleet::{self, Fleet};
+use tourniquet_tests::{Account, attr, sample};
+
+const TAGGER: &str = "arn:aws:sts::123456789012:assumed-role/bastion-role/i-0123456789abcdef0";
+
+struct Setup {
+    account: Account,
+    fleet: Fleet,
+    fw: tourniquet::Framework,
+    isolator: Isolator,
+}
+
+async fn setup(extra: &[(&str, &str)]) -> Setup {
+    let account = Account::new().await;
+    let fleet = fleet::seed(&account.sdk).await;
+    let fw = account.framework(FUNCTION, extra).await;
+    let config = IsolateConfig::from_env(&account.env(extra)).expect("config");
+    let isolator = Isolator::new(&fw, config);
+    Setup {
+        account,
+        fleet,
+        fw,
+        isolator,
+    }
+}
+
+impl Setup {
+    async fn deliver(&self, event: &Value) -> Summary {
+        handle(&self.fw, &self.isolator, event, "request-1")
+            .await
+            .expect("handled")
+    }
+    async fn status(&self, instance: &str) -> Option<String> {
+        tags_of(&self.account.sdk, instance)
+            .await
+            .get(STATUS_TAG)
+            .cloned()
+    }
+    async fn quarantine_group(&self) -> String {
+        let groups = fleet::groups_named(&self.account.sdk, "tourniquet-quarantine").await;
+        assert_eq!(
+            groups.len(),
+            1,
+            "one quarantine group in the VPC: {groups:?}"
+        );
+        groups[0].0.clone()
+    }
+}
+
+/// The sample CreateTags event, naming `instances`, with its own event id.
+fn create_tags(id: &str, instances: &[String]) -> Value {
+    let mut v = sample("isolate-instance/create-tags.json");
+    v["id"] = json!(id);
+    v["detail"]["requestParameters"]["resourcesSet"]["items"] = json!(
+        instances
+            .iter()
+            .map(|i| json!({"resourceId": i}))
+            .collect::<Vec<_>>()
+    );
+    v
+}
+
+fn steps(summary: &Summary, instance: &str) -> Vec<tourniquet::Step> {
+    match summary.outcome_of(instance) {
+        Some(Outcome::Remediated { steps } | Outcome::Partial { steps }) => steps.clone(),
+        other => panic!("{instance} was not acted on: {other:?}"),
+    }
+}
+
+fn step_ok(steps: &[tourniquet::Step], prefix: &str) -> bool {
+    steps.iter().any(|s| s.ok && s.name.starts_with(prefix))
+}
+
+#[tokio::test]
+async fn asg_member_leaves_the_fleet_and_is_quarantined() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.web[0].clone();
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    assert!(
+        fleet::classic_members(sdk, &s.fleet.classic_elb)
+            .await
+            .contains(&victim)
+    );
+    assert!(
+        fleet::targets(sdk, &s.fleet.target_group)
+            .await
+            .contains(&victim)
+    );
+
+    let summary = s
+        .deliver(&create_tags("ev-asg", std::slice::from_ref(&victim)))
+        .await;
+    let done = steps(&summary, &victim);
+    assert!(
+        matches!(
+            summary.outcome_of(&victim),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{done:?}"
+    );
+
+    // Out of the group, which keeps its capacity and launches a replacement.
+    let members = fleet::asg_members(sdk, &s.fleet.asg).await;
+    assert!(!members.contains(&victim), "{members:?}");
+    assert_eq!(members.len(), 3, "a replacement was launched");
+    assert_eq!(fleet::desired_capacity(sdk, &s.fleet.asg).await, 3);
+    // Out of both load balancers.
+    assert!(
+        !fleet::targets(sdk, &s.fleet.target_group)
+            .await
+            .contains(&victim)
+    );
+    assert!(
+        !fleet::classic_members(sdk, &s.fleet.classic_elb)
+            .await
+            .contains(&victim)
+    );
+    // Quarantined: its interface is in the quarantine group only, after passing allow-all.
+    let quarantine = s.quarantine_group().await;
+    for eni in fleet::interfaces(sdk, &victim).await {
+        assert_eq!(
+            fleet::interface_groups(sdk, &eni).await,
+            vec![quarantine.clone()]
+        );
+        assert!(step_ok(&done, &format!("allow-all {eni}")));
+        assert!(step_ok(&done, &format!("quarantine {eni}")));
+    }
+    assert_eq!(s.status(&victim).await.as_deref(), Some("quarantined"));
+    // The other web instances are untouched.
+    for other in &s.fleet.web[1..] {
+        assert_eq!(s.status(other).await, None);
+    }
+
+    // One INFO notification naming the instance, the tagger and what was done.
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let n = &notes[0];
+    assert_eq!(n.severity(), "INFO");
+    assert_eq!(n.attr("function"), FUNCTION);
+    assert_eq!(n.attr("action"), "isolate");
+    assert_eq!(n.attr("resource"), victim);
+    assert_eq!(
+        n.subject,
+        format!("[INFO] isolate-instance: isolated {victim}")
+    );
+    assert!(n.subject.len() < 100);
+    assert!(n.message.contains(TAGGER), "{}", n.message);
+    assert!(n.message.contains("asg-detach: ok"), "{}", n.message);
+    assert!(n.message.contains("To undo"), "{}", n.message);
+    assert_eq!(n.facts()["facts"]["actor"], TAGGER);
+}
+
+#[tokio::test]
+async fn standalone_bastion_is_cut_off_on_every_interface() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let bastion = s.fleet.bastion.clone();
+    fleet::taint(sdk, std::slice::from_ref(&bastion), "Tainted").await;
+    assert!(
+        fleet::targets(sdk, &s.fleet.ip_target_group)
+            .await
+            .contains(&s.fleet.bastion_ip)
+    );
+
+    let mut event = sample("isolate-instance/tag-change.json");
+    event["resources"] = json!([format!(
+        "arn:aws:ec2:us-east-1:123456789012:instance/{bastion}"
+    )]);
+    let summary = s.deliver(&event).await;
+    let done = steps(&summary, &bastion);
+    assert!(
+        matches!(
+            summary.outcome_of(&bastion),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{done:?}"
+    );
+
+    // Both interfaces end in quarantine, having passed through allow-all.
+    let quarantine = s.quarantine_group().await;
+    assert_eq!(fleet::interfaces(sdk, &bastion).await, s.fleet.bastion_enis);
+    for eni in &s.fleet.bastion_enis {
+        assert_eq!(
+            fleet::interface_groups(sdk, eni).await,
+            vec![quarantine.clone()]
+        );
+        assert!(step_ok(&done, &format!("allow-all {eni}")), "{done:?}");
+    }
+    let allow_all = fleet::groups_named(sdk, "tourniquet-quarantine-allow-all").await;
+    assert_eq!(allow_all.len(), 1);
+    assert!(
+        allow_all[0].1 >= 1 && allow_all[0].2 >= 1,
+        "allow-all allows all: {allow_all:?}"
+    );
+    // Deregistered by IP.
+    assert!(
+        !fleet::targets(sdk, &s.fleet.ip_target_group)
+            .await
+            .contains(&s.fleet.bastion_ip)
+    );
+
+    // Evidence: both volumes snapshotted and tagged, kept on termination, protection on.
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let snapshots = ec2
+        .describe_snapshots()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:tourniquet:instance")
+                .values(&bastion)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let snaps = snapshots.snapshots();
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    for snap in snaps {
+        let tags: Vec<(&str, &str)> = snap
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))
+            .collect();
+        assert!(
+            tags.contains(&(
+                "tourniquet:incident",
+                "d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70"
+            )),
+            "{tags:?}"
+        );
+    }
+    let protection = ec2
+        .describe_instance_attribute()
+        .instance_id(&bastion)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        protection.disable_api_termination().and_then(|a| a.value()),
+        Some(true)
+    );
+    let described = ec2
+        .describe_instances()
+        .instance_ids(&bastion)
+        .send()
+        .await
+        .unwrap();
+    let mappings: Vec<_> = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.block_device_mappings())
+        .collect();
+    assert_eq!(mappings.len(), 2);
+    assert!(
+        mappings
+            .iter()
+            .all(|m| m.ebs().and_then(|e| e.delete_on_termination()) == Some(false))
+    );
+
+    // The role carries a deny for this instance's sessions only.
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let policy = iam
+        .get_role_policy()
+        .role_name(&s.fleet.bastion_role)
+        .policy_name(format!("tourniquet-isolate-{bastion}"))
+        .send()
+        .await
+        .expect("deny policy on the role");
+    let document: Value =
+        serde_json::from_str(&percent_decode(policy.policy_document())).expect("policy JSON");
+    let statement = &document["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny");
+    assert_eq!(statement["Action"], "*");
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["ec2:SourceInstanceARN"],
+        format!("arn:aws:ec2:us-east-1:123456789012:instance/{bastion}")
+    );
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&s.fleet.bastion_role)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached.attached_policies().is_empty(),
+        "no managed policy touched"
+    );
+
+    // History holds the state before: each interface's original groups, the profile.
+    let incidents = s.account.history_with(&format!("INCIDENT#{bastion}")).await;
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(attr(&incidents[0], "status"), "remediated");
+    let before: Value = serde_json::from_str(attr(&incidents[0], "before")).unwrap();
+    assert_eq!(
+        before["instance_profile_arn"],
+        s.fleet.bastion_profile_arn.as_str()
+    );
+    let original: Vec<&Value> = before["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["groups"])
+        .collect();
+    assert_eq!(original, vec![&json!([s.fleet.bastion_group]); 2]);
+    assert_eq!(s.status(&bastion).await.as_deref(), Some("quarantined"));
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "INFO");
+}
+
+/// IAM returns policy documents URL-encoded.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16))
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn quarantine_group_has_no_rules_and_is_reused_by_the_next_incident() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    for (i, victim) in s.fleet.web[..2].iter().enumerate() {
+        fleet::taint(sdk, std::slice::from_ref(victim), "Tainted").await;
+        let summary = s
+            .deliver(&create_tags(
+                &format!("ev-{i}"),
+                std::slice::from_ref(victim),
+            ))
+            .await;
+        assert!(matches!(
+            summary.outcome_of(victim),
+            Some(Outcome::Remediated { .. })
+        ));
+    }
+    let groups = fleet::groups_named(sdk, "tourniquet-quarantine").await;
+    assert_eq!(groups.len(), 1, "reused, not created twice: {groups:?}");
+    let (id, inbound, outbound) = &groups[0];
+    assert_eq!(
+        (*inbound, *outbound),
+        (0, 0),
+        "no inbound and no outbound rules"
+    );
+    for victim in &s.fleet.web[..2] {
+        for eni in fleet::interfaces(sdk, victim).await {
+            assert_eq!(&fleet::interface_groups(sdk, &eni).await, &vec![id.clone()]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn redelivery_acts_once_and_a_quarantined_instance_is_a_no_op() {
+    let s = setup(&[]).await;
+    let victim = s.fleet.web[0].clone();
+    fleet::taint(&s.account.sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let event = create_tags("ev-redelivered", std::slice::from_ref(&victim));
+    let outcomes: Vec<&'static str> = join_all((0..3).map(|_| s.deliver(&event)))
+        .await
+        .iter()
+        .map(|summary| summary.cases[0].outcome.name())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "remediated").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "duplicate").count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        s.account
+            .history_with(&format!("INCIDENT#{victim}"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(s.account.notifications().await.len(), 1);
+
+    // The aws.tag event for the same tagging arrives too: already quarantined, says so.
+    let mut tag_event = sample("isolate-instance/tag-change.json");
+    tag_event["resources"] = json!([format!(
+        "arn:aws:ec2:us-east-1:123456789012:instance/{victim}"
+    )]);
+    let summary = s.deliver(&tag_event).await;
+    let Some(Outcome::AlreadyRemediated { reason }) = summary.outcome_of(&victim) else {
+        panic!("{summary:?}")
+    };
+    assert!(reason.contains("already quarantined"), "{reason}");
+    assert!(s.account.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn events_that_ask_for_nothing_change_nothing() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let web = s.fleet.web.clone();
+
+    // A CreateTags call that failed.
+    let mut failed = sample("isolate-instance/create-tags-failed.json");
+    failed["detail"]["requestParameters"]["resourcesSet"]["items"] =
+        json!([{"resourceId": web[0]}]);
+    let summary = s.deliver(&failed).await;
+    assert!(
+        summary.ignored.as_deref().unwrap_or("").contains("failed"),
+        "{summary:?}"
+    );
+    // Only volumes and groups tagged.
+    let summary = s
+        .deliver(&sample("isolate-instance/create-tags-not-instances.json"))
+        .await;
+    assert!(
+        summary
+            .ignored
+            .as_deref()
+            .unwrap_or("")
+            .contains("no instance"),
+        "{summary:?}"
+    );
+    // The tag was removed before the function ran.
+    let summary = s.deliver(&create_tags("ev-untagged", &web[..1])).await;
+    assert!(
+        matches!(summary.outcome_of(&web[0]), Some(Outcome::NothingToDo { reason }) if reason.contains("no longer carries"))
+    );
+    // A terminated instance.
+    let gone = launch(sdk, 1, &[("Tainted", "x")]).await.remove(0);
+    aws_sdk_ec2::Client::new(sdk)
+        .terminate_instances()
+        .instance_ids(&gone)
+        .send()
+        .await
+        .unwrap();
+    let summary = s
+        .deliver(&create_tags("ev-gone", std::slice::from_ref(&gone)))
+        .await;
+    assert!(
+        matches!(summary.outcome_of(&gone), Some(Outcome::NothingToDo { reason }) if reason.contains("terminated")),
+        "{summary:?}"
+    );
+    // An exempt instance: nothing changed, a human told.
+    let exempt = web[1].clone();
+    aws_sdk_ec2::Client::new(sdk)
+        .create_tags()
+        .resources(&exempt)
+        .tags(tourniquet_tests::ec2::tag(
+            "TourniquetExempt",
+            "forensics workstation",
+        ))
+        .tags(tourniquet_tests::ec2::tag("Tainted", "x"))
+        .send()
+        .await
+        .unwrap();
+    let summary = s
+        .deliver(&create_tags("ev-exempt", std::slice::from_ref(&exempt)))
+        .await;
+    assert!(
+        matches!(summary.outcome_of(&exempt), Some(Outcome::Exempt { .. })),
+        "{summary:?}"
+    );
+
+    let notes = s.account.notifications().await;
+    assert_eq!(
+        notes.len(),
+        1,
+        "only the exempt instance is reported: {notes:?}"
+    );
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert_eq!(notes[0].attr("resource"), exempt);
+    assert!(
+        notes[0]
+            .message
+            .contains("TourniquetExempt=forensics workstation")
+    );
+    assert_eq!(fleet::asg_members(sdk, &s.fleet.asg).await.len(), 3);
+    for w in &web {
+        assert_eq!(s.status(w).await, None);
+        assert!(fleet::targets(sdk, &s.fleet.target_group).await.contains(w));
+    }
+    assert!(
+        fleet::groups_named(sdk, "tourniquet-quarantine")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn safeguard_isolates_three_of_five_and_escalates_the_rest() {
+    let s = setup(&[("ISOLATION_LIMIT", "3")]).await;
+    let sdk = &s.account.sdk;
+    let victims = launch(sdk, 5, &[("Tainted", "mass tagging")]).await;
+    let summary = s.deliver(&create_tags("ev-storm", &victims)).await;
+    let mut isolated = 0;
+    for v in &victims {
+        match summary.outcome_of(v) {
+            Some(Outcome::Remediated { .. }) => {
+                isolated += 1;
+                assert_eq!(s.status(v).await.as_deref(), Some("quarantined"));
+            }
+            Some(Outcome::Held { reason }) => {
+                assert!(reason.contains("safeguard reached"), "{reason}");
+                assert_eq!(s.status(v).await, None, "a held instance is untouched");
+            }
+            other => panic!("{v}: {other:?}"),
+        }
+    }
+    assert_eq!(isolated, 3);
+    let notes = s.account.notifications().await;
+    assert_eq!(
+        notes.iter().filter(|n| n.severity() == "CRITICAL").count(),
+        2
+    );
+    assert_eq!(notes.iter().filter(|n| n.severity() == "INFO").count(), 3);
+}
+
+#[tokio::test]
+async fn limit_zero_escalates_every_case() {
+    let s = setup(&[("ISOLATION_LIMIT", "0")]).await;
+    let victims = launch(&s.account.sdk, 2, &[("Tainted", "x")]).await;
+    let summary = s.deliver(&create_tags("ev-zero", &victims)).await;
+    for v in &victims {
+        assert!(matches!(summary.outcome_of(v), Some(Outcome::Held { .. })));
+        assert_eq!(s.status(v).await, None);
+    }
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 2);
+    assert!(
+        notes
+            .iter()
+            .all(|n| n.severity() == "CRITICAL" && n.attr("action") == "held")
+    );
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing_and_says_what_it_would_do() {
+    let s = setup(&[("DRY_RUN", "true")]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.web[0].clone();
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let enis = fleet::interfaces(sdk, &victim).await;
+    let summary = s
+        .deliver(&create_tags("ev-dry", std::slice::from_ref(&victim)))
+        .await;
+    let Some(Outcome::DryRun { plan }) = summary.outcome_of(&victim) else {
+        panic!("{summary:?}")
+    };
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("detach from Auto Scaling group web")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|p| p.contains(&enis[0]) && p.contains("tourniquet-quarantine")),
+        "{plan:?}"
+    );
+
+    assert!(
+        fleet::asg_members(sdk, &s.fleet.asg)
+            .await
+            .contains(&victim)
+    );
+    assert!(
+        fleet::targets(sdk, &s.fleet.target_group)
+            .await
+            .contains(&victim)
+    );
+    assert_eq!(
+        fleet::interface_groups(sdk, &enis[0]).await,
+        vec![s.fleet.web_group.clone()]
+    );
+    assert!(
+        fleet::groups_named(sdk, "tourniquet-quarantine")
+            .await
+            .is_empty()
+    );
+    assert_eq!(s.status(&victim).await, None);
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].message.contains("DRY RUN"));
+}
+
+#[tokio::test]
+async fn a_failing_step_does_not_stop_containment() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.bastion.clone();
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    s.account
+        .inject_fault("CreateSnapshot", "UnauthorizedOperation");
+    let summary = s
+        .deliver(&create_tags("ev-fault", std::slice::from_ref(&victim)))
+        .await;
+    let Some(Outcome::Partial { steps }) = summary.outcome_of(&victim) else {
+        panic!("{summary:?}")
+    };
+    let failed: Vec<_> = steps.iter().filter(|s| !s.ok).collect();
+    assert_eq!(failed.len(), 2, "both snapshots failed: {failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|s| s.name.starts_with("snapshot ") && s.detail.contains("UnauthorizedOperation"))
+    );
+    let quarantine = s.quarantine_group().await;
+    for eni in &s.fleet.bastion_enis {
+        assert_eq!(
+            fleet::interface_groups(sdk, eni).await,
+            vec![quarantine.clone()]
+        );
+    }
+    assert_eq!(s.status(&victim).await.as_deref(), Some("quarantined"));
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "WARNING");
+    assert!(
+        notes[0].subject.contains("2 step(s) failed"),
+        "{}",
+        notes[0].subject
+    );
+    assert!(notes[0].message.contains("FAILED"));
+    let incidents = s.account.history_with(&format!("INCIDENT#{victim}")).await;
+    assert_eq!(attr(&incidents[0], "status"), "partial");
+}

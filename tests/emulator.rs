@@ -1,4 +1,5 @@
 //! Integration tests against the local AWS emulator. Run them with `make test`.
 
 mod framework;
+mod heal_cloudtrail;
 mod isolate_instance;

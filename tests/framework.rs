@@ -5,10 +5,12 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use tourniquet::events::{EventError, fields};
+use tourniquet::events::fields;
 use tourniquet::pipeline::{HandleError, handle};
 use tourniquet::safeguard::{Safeguard, SafeguardPolicy, SlotDecision};
-use tourniquet::{Case, Context, Intake, Outcome, Remediation, Step, Subject, Trigger, Verdict};
+use tourniquet::{
+    Case, Context, Intake, IntakeError, Outcome, Remediation, Step, Subject, Trigger, Verdict,
+};
 use tourniquet::{Framework, VerifyError};
 use tourniquet_tests::ec2::{launch, tag, tags_of};
 use tourniquet_tests::{ACCOUNT, Account, attr, sample};
@@ -51,7 +53,7 @@ impl Remediation for Probe {
     fn safeguard(&self) -> Option<&Safeguard> {
         self.safeguard.as_ref()
     }
-    fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, EventError> {
+    async fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, IntakeError> {
         let ids: Vec<String> = match trigger {
             Trigger::Direct(d) => d.instance_ids.clone(),
             Trigger::TagChange(env, _) => env

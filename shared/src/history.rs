@@ -14,10 +14,12 @@
 //! | dedupe key       | `DEDUPE#<function>#<delivery>#<resource>` | `DEDUPE`                  | `expires_at` |
 //! | safeguard slot   | `SAFEGUARD#<kind>`                     | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
 //! | offense          | `OFFENSE#<principal>`                  | `<epoch ms, 13 digits>#<delivery>` | event, `expires_at` |
-//! | trail baseline   | `BASELINE#<trail ARN>`                 | `BASELINE`                   | configuration (JSON), `recorded_at` |
+//! | baseline         | `BASELINE#<kind>` (`trail`)            | `<name>` (trail ARN)         | configuration (JSON), `recorded_at` |
 //!
 //! "Has this happened before?" is one `Query` on a partition: the incidents of a resource in
-//! time order, or the offenses of a principal since a point in time (`sk >= <ms>`).
+//! time order, or the offenses of a principal since a point in time (`sk >= <ms>`). All
+//! baselines of a kind share a partition, so an audit lists them, deleted trails included,
+//! in one query.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -478,9 +480,10 @@ impl History {
             .collect()
     }
 
-    /// Keeps a known-good configuration (of a trail, say) to restore later.
+    /// Keeps the known-good configuration of `name` (a trail's ARN, say) to restore later.
     pub async fn put_baseline(
         &self,
+        kind: &str,
         name: &str,
         config: &Value,
         now: SystemTime,
@@ -488,8 +491,8 @@ impl History {
         self.db
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("BASELINE#{name}")))
-            .item("sk", s("BASELINE"))
+            .item("pk", s(format!("BASELINE#{kind}")))
+            .item("sk", s(name))
             .item("config", s(config.to_string()))
             .item("recorded_at", s(rfc3339(now)))
             .send()
@@ -498,13 +501,13 @@ impl History {
         Ok(())
     }
 
-    pub async fn baseline(&self, name: &str) -> Result<Option<Value>, HistoryError> {
+    pub async fn baseline(&self, kind: &str, name: &str) -> Result<Option<Value>, HistoryError> {
         let out = self
             .db
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(format!("BASELINE#{name}")))
-            .key("sk", s("BASELINE"))
+            .key("pk", s(format!("BASELINE#{kind}")))
+            .key("sk", s(name))
             .consistent_read(true)
             .send()
             .await
@@ -512,6 +515,30 @@ impl History {
         out.item()
             .map(|map| self.item(map).json("config"))
             .transpose()
+    }
+
+    /// Every baseline of a kind, by name.
+    pub async fn baselines(&self, kind: &str) -> Result<Vec<(String, Value)>, HistoryError> {
+        let pages: Vec<_> = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("BASELINE#{kind}")))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        pages
+            .into_iter()
+            .map(|r| {
+                let map = r.map_err(|e| self.err("Query (baselines)", &e))?;
+                let item = self.item(&map);
+                Ok((item.str("sk")?, item.json("config")?))
+            })
+            .collect()
     }
 }
 

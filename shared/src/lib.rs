@@ -20,7 +20,7 @@ pub use config::Env;
 pub use events::{Principal, Trigger};
 pub use notify::Severity;
 pub use pipeline::{
-    Case, Context, Framework, Intake, Outcome, Remediation, Step, Subject, Summary, Verdict,
-    VerifyError,
+    Case, Context, Framework, Intake, IntakeError, Outcome, Remediation, Step, Subject, Summary,
+    Verdict, VerifyError,
 };
 pub mod safeguard;

@@ -188,6 +188,16 @@ pub struct Context<'a> {
     pub now: SystemTime,
 }
 
+/// Why the cases of an event could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Input(#[from] EventError),
+    /// Listing what the event concerns failed: nothing was changed, a retry may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// Why a live check could not be made. Nothing has been changed when this is returned.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -207,8 +217,17 @@ pub trait Remediation: Sync {
     /// `Tainted` tag, that anyone may make).
     fn counters_actor(&self) -> bool;
     fn safeguard(&self) -> Option<&Safeguard>;
-    /// The cases in an event. Malformed parameters are an error; irrelevant ones an `Ignore`.
-    fn intake(&self, trigger: &Trigger) -> Result<Intake<Self::Target>, EventError>;
+    /// The severity of a notification when every step succeeded: what a person should do
+    /// about a remediation that worked (a healed trail still means someone tampered with it).
+    fn acted_severity(&self) -> Severity {
+        Severity::Info
+    }
+    /// The cases in an event. Malformed parameters are an error; irrelevant ones an
+    /// `Ignore`. May read AWS (a scheduled audit lists what to audit), never change it.
+    fn intake(
+        &self,
+        trigger: &Trigger,
+    ) -> impl Future<Output = Result<Intake<Self::Target>, IntakeError>> + Send;
     /// Checks a case against the live state. Must not change anything.
     fn verify(
         &self,
@@ -318,7 +337,11 @@ pub async fn handle<R: Remediation>(
         summary.ignored = Some("caused by this function's own role".into());
         return Ok(summary);
     }
-    let cases = match remediation.intake(&trigger)? {
+    let intake = remediation.intake(&trigger).await.map_err(|e| match e {
+        IntakeError::Input(e) => HandleError::Input(e),
+        IntakeError::Unavailable(e) => HandleError::Retry(e),
+    })?;
+    let cases = match intake {
         Intake::Ignore(reason) => {
             summary.ignored = Some(reason);
             return Ok(summary);
@@ -550,14 +573,12 @@ async fn notify<R: Remediation>(
     subject: Option<&Subject<R::Subject>>,
     report: CaseReport,
 ) -> CaseReport {
-    let n = compose(
-        ctx,
-        r.action(),
-        r.done(),
-        &case.resource,
-        subject,
-        &report.outcome,
-    );
+    let verbs = Verbs {
+        action: r.action(),
+        done: r.done(),
+        acted: r.acted_severity(),
+    };
+    let n = compose(ctx, verbs, &case.resource, subject, &report.outcome);
     send(ctx.framework, &n, report).await
 }
 
@@ -587,15 +608,27 @@ fn step_lines(steps: &[Step]) -> String {
         .join("\n")
 }
 
+/// How a remediation speaks of itself in notifications.
+#[derive(Debug, Clone, Copy)]
+pub struct Verbs {
+    pub action: &'static str,
+    pub done: &'static str,
+    pub acted: Severity,
+}
+
 /// Writes the notification of an outcome, for a person first.
 pub fn compose<S>(
     ctx: &Context<'_>,
-    action: &str,
-    done: &str,
+    verbs: Verbs,
     resource: &str,
     subject: Option<&Subject<S>>,
     outcome: &Outcome,
 ) -> Notification {
+    let Verbs {
+        action,
+        done,
+        acted,
+    } = verbs;
     let trigger = ctx.trigger.describe();
     let mut body = vec![format!("What happened: {trigger}.")];
     if let Some(s) = subject {
@@ -609,7 +642,7 @@ pub fn compose<S>(
             } else if steps.iter().any(|s| !s.ok) {
                 Severity::Warning
             } else {
-                Severity::Info
+                acted
             };
             let failed = steps.iter().filter(|s| !s.ok).count();
             let headline = if failed == 0 {

@@ -47,6 +47,16 @@ pub fn endpoint() -> String {
 
 /// A raw HTTP POST to the emulator's control API.
 fn post(path: &str, body: &str) {
+    request("POST", path, body);
+}
+
+/// Creates an S3 bucket with a plain path-style PUT (the emulator does not check signatures;
+/// the tests have no S3 client of their own).
+pub fn create_bucket(name: &str) {
+    request("PUT", &format!("/{name}"), "");
+}
+
+fn request(method: &str, path: &str, body: &str) {
     let url = endpoint();
     let host = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).unwrap_or_else(|e| {
@@ -54,7 +64,7 @@ fn post(path: &str, body: &str) {
     });
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("write to emulator");
@@ -64,7 +74,7 @@ fn post(path: &str, body: &str) {
         .expect("read from emulator");
     assert!(
         answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
-        "emulator {path} answered: {answer}"
+        "emulator {method} {path} answered: {answer}"
     );
 }
 

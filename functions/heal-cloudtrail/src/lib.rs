@@ -1,1 +1,482 @@
-//! heal-cloudtrail
+//! heal-cloudtrail: put every stopped, weakened or deleted trail back.
+//!
+//! The event only says which trail to look at: the decision is made on the live trail,
+//! compared with its last known good configuration (its baseline, kept in history and
+//! refreshed whenever the trail is seen healthy). Calls go to the trail's home region, since
+//! a multi-region trail's shadow copies cannot be changed.
+
+pub mod trail;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_cloudtrail::Client;
+use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
+use serde_json::json;
+use tourniquet::events::{EventError, fields};
+use tourniquet::history::{History, sdk_message};
+use tourniquet::safeguard::Safeguard;
+use tourniquet::{
+    Case, Context, Framework, Intake, IntakeError, Remediation, Severity, Step, Subject, Trigger,
+    Verdict, VerifyError,
+};
+
+use trail::{Selectors, TrailConfig, TrailRef, weaknesses};
+
+pub const FUNCTION: &str = "heal-cloudtrail";
+/// The history kind under which trail baselines are kept.
+pub const BASELINE: &str = "trail";
+/// The calls that stop, weaken or delete a trail.
+pub const TAMPERING: [&str; 4] = [
+    "StopLogging",
+    "DeleteTrail",
+    "UpdateTrail",
+    "PutEventSelectors",
+];
+
+/// What healing a trail takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heal {
+    /// The trail is gone: create it again from its baseline and start logging.
+    Recreate { baseline: TrailConfig },
+    /// The trail is weaker than its baseline: restore what differs.
+    Restore {
+        live: Box<TrailConfig>,
+        baseline: Box<TrailConfig>,
+    },
+    /// Logging is off and there is no baseline to compare the rest with.
+    StartLogging { live: TrailConfig },
+}
+
+/// The heal-cloudtrail remediation.
+pub struct Healer {
+    sdk: SdkConfig,
+    /// The client for the function's own region, used unless a trail lives elsewhere.
+    client: Client,
+    region: String,
+    partition: String,
+    history: History,
+}
+
+impl Healer {
+    pub fn new(fw: &Framework) -> Self {
+        Self {
+            client: Client::new(&fw.sdk),
+            region: fw.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            partition: fw
+                .identity
+                .split(':')
+                .nth(1)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("aws")
+                .to_owned(),
+            sdk: fw.sdk.clone(),
+            history: fw.history.clone(),
+        }
+    }
+
+    /// A client for a trail's home region (validated when the trail was resolved).
+    fn client_for(&self, region: &str) -> Client {
+        if region == self.region {
+            return self.client.clone();
+        }
+        let conf = aws_sdk_cloudtrail::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .build();
+        Client::from_conf(conf)
+    }
+
+    fn trail_of_call(&self, trigger: &Trigger) -> Result<Intake<TrailRef>, EventError> {
+        let Trigger::ApiCall(envelope, call) = trigger else {
+            return Ok(Intake::Ignore("not a CloudTrail API call".into()));
+        };
+        if call.event_source != "cloudtrail.amazonaws.com"
+            || !TAMPERING.contains(&call.event_name.as_str())
+        {
+            return Ok(Intake::Ignore(format!(
+                "{} from {} does not touch a trail",
+                call.event_name, call.event_source
+            )));
+        }
+        let params = fields("detail.requestParameters", &call.request_parameters)?;
+        let key = if call.event_name == "PutEventSelectors" {
+            "trailName"
+        } else {
+            "name"
+        };
+        let name = params.str(key)?;
+        let trail = TrailRef::resolve(name, &call.region, &self.partition, &envelope.account)
+            .ok_or_else(|| EventError::Invalid {
+                field: format!("detail.requestParameters.{key}"),
+                reason: format!("{name:?} is not a trail name or trail ARN"),
+            })?;
+        Ok(Intake::Cases(vec![Case {
+            resource: trail.arn.clone(),
+            target: trail,
+        }]))
+    }
+
+    /// Every trail homed in this region, live or known from a baseline (a deleted trail).
+    async fn audit(&self) -> Result<Intake<TrailRef>, IntakeError> {
+        let (live, baselines) = tokio::join!(
+            self.client
+                .describe_trails()
+                .include_shadow_trails(false)
+                .send(),
+            self.history.baselines(BASELINE)
+        );
+        let live = live.map_err(|e| {
+            IntakeError::Unavailable(format!("DescribeTrails: {}", sdk_message(&e)))
+        })?;
+        let baselines = baselines.map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        let mut trails: Vec<TrailRef> = live
+            .trail_list()
+            .iter()
+            .filter_map(|t| {
+                Some(TrailRef {
+                    name: t.name()?.to_owned(),
+                    home_region: t.home_region().unwrap_or(&self.region).to_owned(),
+                    arn: t.trail_arn()?.to_owned(),
+                })
+            })
+            .filter(|t| t.home_region == self.region)
+            .collect();
+        for (arn, config) in baselines {
+            match serde_json::from_value::<TrailConfig>(config) {
+                Ok(b)
+                    if b.trail.home_region == self.region
+                        && !trails.iter().any(|t| t.arn == arn) =>
+                {
+                    trails.push(b.trail);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%arn, error = %e, "unreadable trail baseline skipped"),
+            }
+        }
+        if trails.is_empty() {
+            return Ok(Intake::Ignore("no trail in this region".into()));
+        }
+        Ok(Intake::Cases(
+            trails
+                .into_iter()
+                .map(|t| Case {
+                    resource: t.arn.clone(),
+                    target: t,
+                })
+                .collect(),
+        ))
+    }
+
+    /// The live configuration, or `None` if the trail does not exist.
+    async fn read(&self, trail: &TrailRef) -> Result<Option<TrailConfig>, String> {
+        let ct = self.client_for(&trail.home_region);
+        let (described, status, selectors) = tokio::join!(
+            ct.describe_trails()
+                .trail_name_list(&trail.name)
+                .include_shadow_trails(false)
+                .send(),
+            ct.get_trail_status().name(&trail.name).send(),
+            ct.get_event_selectors().trail_name(&trail.name).send(),
+        );
+        let described = described.map_err(|e| format!("DescribeTrails: {}", sdk_message(&e)))?;
+        let Some(live) = described
+            .trail_list()
+            .iter()
+            .find(|t| t.name() == Some(trail.name.as_str()))
+        else {
+            return Ok(None);
+        };
+        let missing = |code: Option<&str>| code == Some("TrailNotFoundException");
+        let logging = match status {
+            Ok(s) => s.is_logging().unwrap_or(false),
+            Err(e) if missing(e.code()) => return Ok(None),
+            Err(e) => return Err(format!("GetTrailStatus: {}", sdk_message(&e))),
+        };
+        let selectors = match selectors {
+            Ok(s) => Selectors::from_sdk(s.event_selectors(), s.advanced_event_selectors()),
+            Err(e) if missing(e.code()) => return Ok(None),
+            Err(e) => return Err(format!("GetEventSelectors: {}", sdk_message(&e))),
+        };
+        Ok(Some(TrailConfig::from_sdk(live, trail, selectors, logging)))
+    }
+
+    async fn baseline(&self, trail: &TrailRef) -> Result<Option<TrailConfig>, String> {
+        let stored = self
+            .history
+            .baseline(BASELINE, &trail.arn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(stored.and_then(|v| match serde_json::from_value(v) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!(arn = %trail.arn, error = %e, "unreadable baseline ignored");
+                None
+            }
+        }))
+    }
+
+    async fn keep_baseline(&self, ctx: &Context<'_>, config: &TrailConfig) {
+        let value = json!(config);
+        if let Err(e) = self
+            .history
+            .put_baseline(BASELINE, &config.trail.arn, &value, ctx.now)
+            .await
+        {
+            tracing::error!(error = %e, "could not refresh the trail baseline");
+        }
+    }
+
+    fn subject(heal: Heal, summary: String, problems: &[String]) -> Verdict<Heal> {
+        let (before, plan, undo) = match &heal {
+            Heal::Recreate { baseline } => (
+                json!({"trail": null, "baseline": baseline}),
+                vec![
+                    format!("create trail {} from its baseline", baseline.trail.name),
+                    "restore its event selectors".into(),
+                    "start logging".into(),
+                ],
+                vec![format!(
+                    "aws cloudtrail delete-trail --name {}",
+                    baseline.trail.arn
+                )],
+            ),
+            Heal::Restore { live, baseline } => (
+                json!({"trail": live, "baseline": baseline}),
+                problems.iter().map(|p| format!("undo: {p}")).collect(),
+                vec![
+                    "the trail's previous settings are in the history table (state before)".into(),
+                ],
+            ),
+            Heal::StartLogging { live } => (
+                json!({"trail": live}),
+                vec!["start logging".into()],
+                vec![format!(
+                    "aws cloudtrail stop-logging --name {}",
+                    live.trail.arn
+                )],
+            ),
+        };
+        Verdict::Act(Subject {
+            subject: heal,
+            before,
+            summary,
+            plan,
+            undo,
+        })
+    }
+
+    async fn start_logging(&self, ct: &Client, trail: &TrailRef) -> Step {
+        // By name, in the home region: AWS also accepts the ARN there.
+        match ct.start_logging().name(&trail.name).send().await {
+            Ok(_) => Step::ok("start-logging", format!("{} is logging", trail.name)),
+            Err(e) => Step::critical("start-logging", sdk_message(&e)),
+        }
+    }
+
+    async fn restore_selectors(&self, ct: &Client, baseline: &TrailConfig) -> Step {
+        let selectors = &baseline.selectors;
+        let mut put = ct.put_event_selectors().trail_name(&baseline.trail.name);
+        if !selectors.advanced.is_empty() {
+            match selectors.to_sdk_advanced() {
+                Ok(adv) => put = put.set_advanced_event_selectors(Some(adv)),
+                Err(e) => {
+                    return Step::critical(
+                        "event-selectors",
+                        format!("baseline selectors unusable: {e}"),
+                    );
+                }
+            }
+        } else {
+            put = put.set_event_selectors(Some(selectors.to_sdk_basic()));
+        }
+        match put.send().await {
+            Ok(_) => Step::ok("event-selectors", "restored from the baseline"),
+            Err(e) => Step::critical("event-selectors", sdk_message(&e)),
+        }
+    }
+
+    async fn restore_settings(&self, ct: &Client, live: &TrailConfig, b: &TrailConfig) -> Step {
+        // An empty string removes a setting the attacker added (a KMS key, a log group).
+        let or_remove = |want: &Option<String>, have: &Option<String>| match (want, have) {
+            (Some(w), _) => Some(w.clone()),
+            (None, Some(_)) => Some(String::new()),
+            (None, None) => None,
+        };
+        let result = ct
+            .update_trail()
+            .name(&b.trail.name)
+            .s3_bucket_name(&b.bucket)
+            .set_s3_key_prefix(or_remove(&b.prefix, &live.prefix))
+            .set_sns_topic_name(or_remove(&b.sns_topic, &live.sns_topic))
+            .include_global_service_events(b.global_events)
+            .is_multi_region_trail(b.multi_region)
+            .enable_log_file_validation(b.log_file_validation)
+            .set_kms_key_id(or_remove(&b.kms_key, &live.kms_key))
+            .set_cloud_watch_logs_log_group_arn(or_remove(&b.log_group, &live.log_group))
+            .set_cloud_watch_logs_role_arn(or_remove(&b.log_role, &live.log_role))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Step::ok("update-trail", "settings restored from the baseline"),
+            Err(e) => Step::critical("update-trail", sdk_message(&e)),
+        }
+    }
+
+    async fn recreate(&self, ct: &Client, b: &TrailConfig) -> Step {
+        let result = ct
+            .create_trail()
+            .name(&b.trail.name)
+            .s3_bucket_name(&b.bucket)
+            .set_s3_key_prefix(b.prefix.clone())
+            .set_sns_topic_name(b.sns_topic.clone())
+            .include_global_service_events(b.global_events)
+            .is_multi_region_trail(b.multi_region)
+            .enable_log_file_validation(b.log_file_validation)
+            .set_kms_key_id(b.kms_key.clone())
+            .set_cloud_watch_logs_log_group_arn(b.log_group.clone())
+            .set_cloud_watch_logs_role_arn(b.log_role.clone())
+            .is_organization_trail(b.organization)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Step::ok(
+                "create-trail",
+                format!("{} created from its baseline", b.trail.name),
+            ),
+            Err(e) => Step::critical("create-trail", sdk_message(&e)),
+        }
+    }
+}
+
+impl Remediation for Healer {
+    type Target = TrailRef;
+    type Subject = Heal;
+
+    fn action(&self) -> &'static str {
+        "heal"
+    }
+
+    fn done(&self) -> &'static str {
+        "healed"
+    }
+
+    /// A protected principal may change a trail on purpose: a human is told instead.
+    fn counters_actor(&self) -> bool {
+        true
+    }
+
+    fn safeguard(&self) -> Option<&Safeguard> {
+        None
+    }
+
+    /// Someone tampered with the audit trail: even healed, a person should look soon.
+    fn acted_severity(&self) -> Severity {
+        Severity::Warning
+    }
+
+    async fn intake(&self, trigger: &Trigger) -> Result<Intake<TrailRef>, IntakeError> {
+        match trigger {
+            Trigger::Scheduled(_) => self.audit().await,
+            other => Ok(self.trail_of_call(other)?),
+        }
+    }
+
+    async fn verify(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<TrailRef>,
+    ) -> Result<Verdict<Heal>, VerifyError> {
+        let trail = &case.target;
+        let (live, baseline) = tokio::join!(self.read(trail), self.baseline(trail));
+        let live = live.map_err(VerifyError)?;
+        let baseline = baseline.map_err(VerifyError)?;
+        let failed_call = matches!(ctx.trigger, Trigger::ApiCall(_, c) if c.error_code.is_some());
+        match (live, baseline) {
+            (None, Some(baseline)) => {
+                let summary = format!("trail {} was deleted", trail.name);
+                Ok(Self::subject(Heal::Recreate { baseline }, summary, &[]))
+            }
+            (None, None) if failed_call => Ok(Verdict::NothingToDo(format!(
+                "the call failed and trail {} does not exist",
+                trail.name
+            ))),
+            (None, None) => Ok(Verdict::Notice {
+                severity: Severity::Critical,
+                headline: format!("trail {} deleted, cannot heal", trail.name),
+                detail: format!(
+                    "Trail {} is gone and no known good configuration of it is in history, so it \
+                     cannot be recreated automatically. A person must recreate it now.",
+                    trail.arn
+                ),
+                facts: json!({"trail": trail}),
+            }),
+            (Some(live), Some(baseline)) => {
+                let problems = weaknesses(&live, &baseline);
+                if problems.is_empty() {
+                    self.keep_baseline(ctx, &live).await;
+                    return Ok(Verdict::AlreadyRemediated(format!(
+                        "trail {} is healthy (baseline refreshed)",
+                        trail.name
+                    )));
+                }
+                let summary = format!("trail {}: {}", trail.name, problems.join("; "));
+                let heal = Heal::Restore {
+                    live: Box::new(live),
+                    baseline: Box::new(baseline),
+                };
+                Ok(Self::subject(heal, summary, &problems))
+            }
+            (Some(live), None) if live.logging => {
+                self.keep_baseline(ctx, &live).await;
+                Ok(Verdict::AlreadyRemediated(format!(
+                    "trail {} is logging; no earlier baseline, this one recorded",
+                    trail.name
+                )))
+            }
+            (Some(live), None) => {
+                let summary = format!("trail {} is not logging (no baseline known)", trail.name);
+                let problems = ["logging turned off".to_owned()];
+                Ok(Self::subject(
+                    Heal::StartLogging { live },
+                    summary,
+                    &problems,
+                ))
+            }
+        }
+    }
+
+    async fn act(&self, ctx: &Context<'_>, case: &Case<TrailRef>, heal: &Heal) -> Vec<Step> {
+        let ct = self.client_for(&case.target.home_region);
+        let mut steps = Vec::new();
+        match heal {
+            Heal::Recreate { baseline } => {
+                let created = self.recreate(&ct, baseline).await;
+                let ok = created.ok;
+                steps.push(created);
+                if ok {
+                    steps.push(self.restore_selectors(&ct, baseline).await);
+                    steps.push(self.start_logging(&ct, &baseline.trail).await);
+                }
+            }
+            Heal::Restore { live, baseline } => {
+                if live.settings_differ(baseline) {
+                    steps.push(self.restore_settings(&ct, live, baseline).await);
+                }
+                if live.selectors != baseline.selectors {
+                    steps.push(self.restore_selectors(&ct, baseline).await);
+                }
+                if baseline.logging && !live.logging {
+                    steps.push(self.start_logging(&ct, &baseline.trail).await);
+                }
+            }
+            Heal::StartLogging { live } => {
+                let started = self.start_logging(&ct, &live.trail).await;
+                if started.ok {
+                    let mut healthy = live.clone();
+                    healthy.logging = true;
+                    self.keep_baseline(ctx, &healthy).await;
+                }
+                steps.push(started);
+            }
+        }
+        steps
+    }
+}

@@ -18,11 +18,11 @@ pub mod network;
 use aws_config::SdkConfig;
 use futures_util::future::join_all;
 use serde_json::json;
-use tourniquet::events::EventError;
 use tourniquet::history::rfc3339;
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
-    Case, Context, Framework, Intake, Remediation, Step, Subject, Trigger, Verdict, VerifyError,
+    Case, Context, Framework, Intake, IntakeError, Remediation, Step, Subject, Trigger, Verdict,
+    VerifyError,
 };
 
 pub use config::IsolateConfig;
@@ -225,8 +225,8 @@ impl Remediation for Isolator {
         Some(&self.safeguard)
     }
 
-    fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, EventError> {
-        intake::intake(trigger, &self.config.taint_key)
+    async fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, IntakeError> {
+        Ok(intake::intake(trigger, &self.config.taint_key)?)
     }
 
     async fn verify(

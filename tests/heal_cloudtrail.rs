@@ -1,0 +1,364 @@
+//! heal-cloudtrail against the emulator: a multi-region trail, tampered with in every way.
+//!
+//! Emulator gap: `StartLogging`/`StopLogging` by trail ARN answer 500 on the emulator while
+//! AWS accepts ARNs; the function always calls them by name in the trail's home region, and
+//! the resolution of an ARN to that name and region is unit-tested in `trail.rs` and below.
+
+use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
+use futures_util::future::join_all;
+use heal_cloudtrail::{FUNCTION, Healer};
+use serde_json::{Value, json};
+use tourniquet::pipeline::handle;
+use tourniquet::{Outcome, Summary};
+use tourniquet_tests::{Account, attr, create_bucket, sample};
+
+const TRAIL: &str = "org-audit";
+const ARN: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-audit";
+const BUCKET: &str = "org-audit-logs";
+
+struct Setup {
+    account: Account,
+    fw: tourniquet::Framework,
+    healer: Healer,
+    ct: aws_sdk_cloudtrail::Client,
+}
+
+async fn setup(extra: &[(&str, &str)]) -> Setup {
+    let account = Account::new().await;
+    create_bucket(BUCKET);
+    let ct = aws_sdk_cloudtrail::Client::new(&account.sdk);
+    ct.create_trail()
+        .name(TRAIL)
+        .s3_bucket_name(BUCKET)
+        .is_multi_region_trail(true)
+        .include_global_service_events(true)
+        .enable_log_file_validation(true)
+        .send()
+        .await
+        .expect("create trail");
+    ct.put_event_selectors()
+        .trail_name(TRAIL)
+        .event_selectors(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("selectors");
+    ct.start_logging()
+        .name(TRAIL)
+        .send()
+        .await
+        .expect("start logging");
+    let fw = account.framework(FUNCTION, extra).await;
+    let healer = Healer::new(&fw);
+    Setup {
+        account,
+        fw,
+        healer,
+        ct,
+    }
+}
+
+impl Setup {
+    async fn deliver(&self, event: &Value) -> Summary {
+        handle(&self.fw, &self.healer, event, "request-1")
+            .await
+            .expect("handled")
+    }
+    /// The daily audit, which records baselines of healthy trails.
+    async fn audit(&self, id: &str) -> Summary {
+        let mut event = sample("heal-cloudtrail/scheduled-audit.json");
+        event["id"] = json!(id);
+        self.deliver(&event).await
+    }
+    async fn logging(&self) -> bool {
+        self.ct
+            .get_trail_status()
+            .name(TRAIL)
+            .send()
+            .await
+            .expect("status")
+            .is_logging()
+            .unwrap_or(false)
+    }
+    async fn trail(&self) -> Option<aws_sdk_cloudtrail::types::Trail> {
+        self.ct
+            .describe_trails()
+            .trail_name_list(TRAIL)
+            .send()
+            .await
+            .expect("describe")
+            .trail_list()
+            .first()
+            .cloned()
+    }
+}
+
+fn healed(summary: &Summary) -> Vec<tourniquet::Step> {
+    match summary.outcome_of(ARN) {
+        Some(Outcome::Remediated { steps }) => steps.clone(),
+        other => panic!("not healed: {other:?} in {summary:?}"),
+    }
+}
+
+#[tokio::test]
+async fn stop_logging_is_undone_and_a_person_is_told() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    assert_eq!(s.account.history_with("BASELINE#trail").await.len(), 1);
+    s.ct.stop_logging().name(TRAIL).send().await.unwrap();
+    assert!(!s.logging().await);
+
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/stop-logging.json"))
+        .await;
+    let steps = healed(&summary);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].name, "start-logging");
+    assert!(s.logging().await);
+
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0].severity(),
+        "WARNING",
+        "healed, but someone tampered"
+    );
+    assert_eq!(notes[0].attr("action"), "heal");
+    assert_eq!(notes[0].attr("resource"), ARN);
+    assert!(
+        notes[0]
+            .message
+            .contains("StopLogging by arn:aws:iam::123456789012:user/alice")
+    );
+    let incidents = s.account.history_with(&format!("INCIDENT#{ARN}")).await;
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(attr(&incidents[0], "status"), "remediated");
+    assert_eq!(
+        attr(&incidents[0], "actor"),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    let before: Value = serde_json::from_str(attr(&incidents[0], "before")).unwrap();
+    assert_eq!(before["trail"]["logging"], false);
+    assert_eq!(before["baseline"]["logging"], true);
+}
+
+#[tokio::test]
+async fn an_event_naming_the_trail_by_arn_heals_by_name_in_the_home_region() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    s.ct.stop_logging().name(TRAIL).send().await.unwrap();
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/stop-logging-by-arn.json"))
+        .await;
+    assert_eq!(healed(&summary)[0].name, "start-logging");
+    assert!(s.logging().await);
+}
+
+#[tokio::test]
+async fn disabled_log_file_validation_is_restored() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    s.ct.update_trail()
+        .name(TRAIL)
+        .enable_log_file_validation(false)
+        .send()
+        .await
+        .unwrap();
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/update-trail-validation-off.json"))
+        .await;
+    let steps = healed(&summary);
+    assert!(
+        steps.iter().any(|st| st.name == "update-trail"),
+        "{steps:?}"
+    );
+    let trail = s.trail().await.expect("trail");
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    assert_eq!(trail.is_multi_region_trail(), Some(true));
+    assert_eq!(trail.s3_bucket_name(), Some(BUCKET));
+    let notes = s.account.notifications().await;
+    assert!(
+        notes[0].message.contains("log file validation turned off"),
+        "{}",
+        notes[0].message
+    );
+}
+
+#[tokio::test]
+async fn dropped_management_events_are_restored() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    s.ct.put_event_selectors()
+        .trail_name(TRAIL)
+        .event_selectors(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let summary = s
+        .deliver(&sample(
+            "heal-cloudtrail/put-event-selectors-no-management.json",
+        ))
+        .await;
+    assert!(
+        healed(&summary)
+            .iter()
+            .any(|st| st.name == "event-selectors")
+    );
+    let selectors =
+        s.ct.get_event_selectors()
+            .trail_name(TRAIL)
+            .send()
+            .await
+            .unwrap();
+    let first = &selectors.event_selectors()[0];
+    assert_eq!(first.include_management_events(), Some(true));
+    assert_eq!(first.read_write_type(), Some(&ReadWriteType::All));
+}
+
+#[tokio::test]
+async fn a_deleted_trail_is_recreated_from_its_baseline() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    s.ct.delete_trail().name(TRAIL).send().await.unwrap();
+    assert!(s.trail().await.is_none());
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/delete-trail.json"))
+        .await;
+    let steps = healed(&summary);
+    let names: Vec<&str> = steps.iter().map(|st| st.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["create-trail", "event-selectors", "start-logging"]
+    );
+    let trail = s.trail().await.expect("recreated");
+    assert_eq!(trail.s3_bucket_name(), Some(BUCKET));
+    assert_eq!(trail.is_multi_region_trail(), Some(true));
+    assert_eq!(trail.include_global_service_events(), Some(true));
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    assert!(s.logging().await);
+}
+
+#[tokio::test]
+async fn a_deleted_trail_without_baseline_wakes_a_human() {
+    let s = setup(&[]).await;
+    s.ct.delete_trail().name(TRAIL).send().await.unwrap();
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/delete-trail.json"))
+        .await;
+    assert!(
+        matches!(summary.outcome_of(ARN), Some(Outcome::Noticed { .. })),
+        "{summary:?}"
+    );
+    assert!(s.trail().await.is_none());
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(notes[0].message.contains("A person must recreate it now"));
+}
+
+#[tokio::test]
+async fn the_scheduled_audit_records_baselines_and_heals_drift() {
+    let s = setup(&[]).await;
+    let first = s.audit("audit-1").await;
+    assert!(
+        matches!(
+            first.outcome_of(ARN),
+            Some(Outcome::AlreadyRemediated { .. })
+        ),
+        "{first:?}"
+    );
+    let baselines = s.account.history_with("BASELINE#trail").await;
+    assert_eq!(baselines.len(), 1);
+    assert_eq!(attr(&baselines[0], "sk"), ARN);
+    assert!(
+        s.account.notifications().await.is_empty(),
+        "a healthy audit is quiet"
+    );
+
+    // Drift that raised no event the function saw.
+    s.ct.stop_logging().name(TRAIL).send().await.unwrap();
+    s.ct.update_trail()
+        .name(TRAIL)
+        .include_global_service_events(false)
+        .send()
+        .await
+        .unwrap();
+    let second = s.audit("audit-2").await;
+    let steps = healed(&second);
+    assert!(steps.iter().all(|st| st.ok), "{steps:?}");
+    assert!(s.logging().await);
+    assert_eq!(
+        s.trail().await.unwrap().include_global_service_events(),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn own_role_failed_calls_redelivery_and_dry_run() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    s.ct.stop_logging().name(TRAIL).send().await.unwrap();
+
+    // This function's own identity stopping a trail is not healed (no loops).
+    let mut own = sample("heal-cloudtrail/stop-logging.json");
+    own["id"] = json!("own-1");
+    own["detail"]["userIdentity"] = json!({"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/moto",
+        "userName": "moto", "accountId": "123456789012", "principalId": "AIDAMOTO"});
+    let summary = s.deliver(&own).await;
+    assert!(summary.ignored.is_some());
+    assert!(!s.logging().await);
+
+    // Redelivered three times at once: healed once.
+    let event = sample("heal-cloudtrail/stop-logging.json");
+    let outcomes: Vec<&str> = join_all((0..3).map(|_| s.deliver(&event)))
+        .await
+        .iter()
+        .map(|r| r.cases[0].outcome.name())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "remediated").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "duplicate").count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert!(s.logging().await);
+
+    // A denied StopLogging: the live trail is checked, found healthy, left alone.
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/stop-logging-denied.json"))
+        .await;
+    assert!(
+        matches!(
+            summary.outcome_of(ARN),
+            Some(Outcome::AlreadyRemediated { .. })
+        ),
+        "{summary:?}"
+    );
+    assert_eq!(s.account.notifications().await.len(), 1);
+
+    // Dry run: says what it would do, changes nothing.
+    let dry_fw = s.account.framework(FUNCTION, &[("DRY_RUN", "true")]).await;
+    let dry = Healer::new(&dry_fw);
+    s.ct.stop_logging().name(TRAIL).send().await.unwrap();
+    let mut event = sample("heal-cloudtrail/stop-logging.json");
+    event["id"] = json!("dry-1");
+    let summary = handle(&dry_fw, &dry, &event, "r").await.unwrap();
+    assert!(
+        matches!(summary.outcome_of(ARN), Some(Outcome::DryRun { .. })),
+        "{summary:?}"
+    );
+    assert!(!s.logging().await);
+}

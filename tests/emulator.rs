@@ -1,5 +1,6 @@
 //! Integration tests against the local AWS emulator. Run them with `make test`.
 
+mod disable_offender;
 mod framework;
 mod heal_cloudtrail;
 mod isolate_instance;

@@ -13,11 +13,11 @@
 //! | incident         | `INCIDENT#<resource>`                  | `<opened RFC 3339>#<id>`     | status, trigger, actor, state before, steps |
 //! | dedupe key       | `DEDUPE#<function>#<delivery>#<resource>` | `DEDUPE`                  | `expires_at` |
 //! | safeguard slot   | `SAFEGUARD#<kind>`                     | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
-//! | offense          | `OFFENSE#<principal>`                  | `<epoch ms, 13 digits>#<delivery>` | event, `expires_at` |
+//! | offense          | `OFFENSE#<principal>`                  | `<delivery>`                 | `at_ms`, event, `expires_at` |
 //! | baseline         | `BASELINE#<kind>` (`trail`)            | `<name>` (trail ARN)         | configuration (JSON), `recorded_at` |
 //!
 //! "Has this happened before?" is one `Query` on a partition: the incidents of a resource in
-//! time order, or the offenses of a principal since a point in time (`sk >= <ms>`). All
+//! time order, or the offenses of a principal (filtered on `at_ms`). All
 //! baselines of a kind share a partition, so an audit lists them, deleted trails included,
 //! in one query.
 
@@ -422,7 +422,8 @@ impl History {
             .collect()
     }
 
-    /// Records one offense. Keyed by delivery, so a redelivered event is the same offense.
+    /// Records one offense. Keyed by delivery and written only once, so a redelivered
+    /// event, whenever it arrives, is the same offense at the same time.
     pub async fn record_offense(
         &self,
         principal: &str,
@@ -432,19 +433,29 @@ impl History {
         keep_for: Duration,
     ) -> Result<(), HistoryError> {
         let at_ms = epoch_millis(at);
-        self.db
+        let result = self
+            .db
             .put_item()
             .table_name(&self.table)
             .item("pk", s(format!("OFFENSE#{principal}")))
-            .item("sk", s(format!("{at_ms:013}#{delivery_id}")))
+            .item("sk", s(delivery_id))
             .item("at_ms", n(at_ms))
             .item("delivery_id", s(delivery_id))
             .item("event", s(event))
             .item("expires_at", n((at_ms / 1000) + keep_for.as_secs()))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await
-            .map_err(|e| self.err("PutItem (offense)", &e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.err("PutItem (offense)", &e)),
+        }
     }
 
     /// A principal's offenses at or after `since`, oldest first.
@@ -457,16 +468,17 @@ impl History {
             .db
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk >= :since")
+            .key_condition_expression("pk = :pk")
+            .filter_expression("at_ms >= :since")
             .expression_attribute_values(":pk", s(format!("OFFENSE#{principal}")))
-            .expression_attribute_values(":since", s(format!("{:013}", epoch_millis(since))))
+            .expression_attribute_values(":since", n(epoch_millis(since)))
             .consistent_read(true)
             .into_paginator()
             .items()
             .send()
             .collect()
             .await;
-        pages
+        let mut offenses = pages
             .into_iter()
             .map(|r| {
                 let map = r.map_err(|e| self.err("Query (offenses)", &e))?;
@@ -477,7 +489,9 @@ impl History {
                     event: item.str("event")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, HistoryError>>()?;
+        offenses.sort_by_key(|o| o.at_ms);
+        Ok(offenses)
     }
 
     /// Keeps the known-good configuration of `name` (a trail's ARN, say) to restore later.

@@ -463,7 +463,7 @@ async fn run_case<R: Remediation>(ctx: &Context<'_>, r: &R, case: &Case<R::Targe
         } => {
             let n = Notification {
                 severity,
-                action: r.action().to_owned(),
+                action: "notice".to_owned(),
                 resource: case.resource.clone(),
                 headline,
                 body: vec![

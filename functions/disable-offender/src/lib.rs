@@ -1,1 +1,507 @@
-//! disable-offender
+//! disable-offender: count offenses per principal, disable repeat offenders reversibly.
+//!
+//! Every offense is recorded and counted in a rolling window ("has this happened
+//! before?"); a failed attempt counts too. Past `OFFENSE_LIMIT`, the principal is disabled
+//! without deleting anything: an IAM user's access keys are set inactive and an inline
+//! deny-all is attached (which also stops the console and sessions already issued); an
+//! assumed-role session gets an inline deny on its role scoped to that session
+//! (`aws:userid`), so other users of the role keep working. Root, AWS services and
+//! protected principals are never disabled: a human is woken instead.
+
+pub mod config;
+pub mod policy;
+
+use std::time::Duration;
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::types::StatusType;
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde_json::json;
+use tourniquet::exempt::PrincipalExemption;
+use tourniquet::history::{OffenseRecord, rfc3339, sdk_message};
+use tourniquet::safeguard::Safeguard;
+use tourniquet::{
+    Case, Context, Framework, Intake, IntakeError, Principal, Remediation, Severity, Step, Subject,
+    Trigger, Verdict, VerifyError,
+};
+
+pub use config::DisableConfig;
+
+pub const FUNCTION: &str = "disable-offender";
+
+/// Who committed an offense, as far as disabling goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Offender {
+    User {
+        arn: String,
+        name: String,
+    },
+    RoleSession {
+        role_arn: String,
+        role_name: String,
+        session_arn: String,
+        /// `ROLEID:SESSION`, the `aws:userid` of the session.
+        user_id: String,
+    },
+    /// Root, an AWS service, a federated user, or an identity without an IAM handle.
+    Untouchable {
+        arn: String,
+        why: String,
+    },
+}
+
+impl Offender {
+    pub fn of(principal: &Principal) -> Self {
+        match principal {
+            Principal::IamUser { arn, user_name, .. } => Self::User {
+                arn: arn.clone(),
+                name: user_name.clone(),
+            },
+            Principal::AssumedRole {
+                arn,
+                principal_id,
+                role_arn: Some(role_arn),
+                ..
+            } => match role_arn.rsplit('/').next().filter(|n| !n.is_empty()) {
+                Some(role_name) if role_arn.contains(":role/") => Self::RoleSession {
+                    role_name: role_name.to_owned(),
+                    role_arn: role_arn.clone(),
+                    session_arn: arn.clone(),
+                    user_id: principal_id.clone(),
+                },
+                _ => Self::Untouchable {
+                    arn: arn.clone(),
+                    why: format!("the session's issuer {role_arn} is not an IAM role"),
+                },
+            },
+            Principal::AssumedRole { arn, .. } => Self::Untouchable {
+                arn: arn.clone(),
+                why: "the event does not name the role behind the session".into(),
+            },
+            Principal::Root { arn, .. } => Self::Untouchable {
+                arn: arn.clone(),
+                why: "the root user cannot be disabled automatically".into(),
+            },
+            Principal::AwsService { invoked_by } => Self::Untouchable {
+                arn: invoked_by.clone(),
+                why: "an AWS service acting for the account is not disabled".into(),
+            },
+            Principal::FederatedUser { arn, .. } => Self::Untouchable {
+                arn: arn.clone(),
+                why: "a federated user is disabled at its identity provider".into(),
+            },
+            Principal::Other {
+                identity_type, arn, ..
+            } => Self::Untouchable {
+                arn: arn.clone().unwrap_or_else(|| identity_type.clone()),
+                why: format!("a {identity_type} identity cannot be disabled automatically"),
+            },
+        }
+    }
+
+    /// Offenses are counted per user, per role (not per session: a new session must not
+    /// reset the count), per root or service.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::User { arn, .. } => arn,
+            Self::RoleSession { role_arn, .. } => role_arn,
+            Self::Untouchable { arn, .. } => arn,
+        }
+    }
+}
+
+/// What to disable, with what it had before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Disable {
+    pub offender: Offender,
+    /// The user's access keys that are active now.
+    pub active_keys: Vec<String>,
+}
+
+/// An offense, as found in an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offense {
+    pub principal: Principal,
+    pub event: String,
+}
+
+/// The disable-offender remediation.
+pub struct Disabler {
+    iam: Client,
+    config: DisableConfig,
+    safeguard: Safeguard,
+    history: tourniquet::history::History,
+    exemptions: tourniquet::exempt::Exemptions,
+}
+
+fn history_lines(offenses: &[OffenseRecord]) -> String {
+    offenses
+        .iter()
+        .map(|o| {
+            let at = std::time::UNIX_EPOCH + Duration::from_millis(o.at_ms);
+            format!("  - {} {}", rfc3339(at), o.event)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Disabler {
+    pub fn new(fw: &Framework, config: DisableConfig) -> Self {
+        Self {
+            iam: Client::new(&fw.sdk),
+            safeguard: fw.safeguard(config.safeguard),
+            history: fw.history.clone(),
+            exemptions: fw.exemptions.clone(),
+            config,
+        }
+    }
+
+    async fn live_user(&self, name: &str) -> Result<Option<(Vec<String>, bool)>, String> {
+        let (keys, policy) = tokio::join!(
+            self.iam.list_access_keys().user_name(name).send(),
+            self.iam
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(policy::USER_POLICY)
+                .send()
+        );
+        let keys = match keys {
+            Ok(k) => k
+                .access_key_metadata()
+                .iter()
+                .filter(|k| k.status() == Some(&StatusType::Active))
+                .filter_map(|k| k.access_key_id().map(str::to_owned))
+                .collect(),
+            Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
+            Err(e) => return Err(format!("ListAccessKeys {name}: {}", sdk_message(&e))),
+        };
+        let denied = match policy {
+            Ok(_) => true,
+            Err(e) if e.code() == Some("NoSuchEntity") => false,
+            Err(e) => return Err(format!("GetUserPolicy {name}: {}", sdk_message(&e))),
+        };
+        Ok(Some((keys, denied)))
+    }
+
+    async fn live_role(&self, role: &str, user_id: &str) -> Result<Option<bool>, String> {
+        match self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy::session_policy_name(user_id))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Some(true)),
+            Err(e) if e.code() == Some("NoSuchEntity") => {
+                match self.iam.get_role().role_name(role).send().await {
+                    Ok(_) => Ok(Some(false)),
+                    Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+                    Err(e) => Err(format!("GetRole {role}: {}", sdk_message(&e))),
+                }
+            }
+            Err(e) => Err(format!("GetRolePolicy {role}: {}", sdk_message(&e))),
+        }
+    }
+
+    async fn disable_user(&self, name: &str, keys: &[String]) -> Vec<Step> {
+        let deactivate = join_all(keys.iter().map(|key| async move {
+            let step = format!("deactivate key {key}");
+            match self
+                .iam
+                .update_access_key()
+                .user_name(name)
+                .access_key_id(key)
+                .status(StatusType::Inactive)
+                .send()
+                .await
+            {
+                Ok(_) => Step::ok(step, "Inactive"),
+                Err(e) => Step::critical(step, sdk_message(&e)),
+            }
+        }));
+        let deny = async {
+            match self
+                .iam
+                .put_user_policy()
+                .user_name(name)
+                .policy_name(policy::USER_POLICY)
+                .policy_document(policy::deny_all().to_string())
+                .send()
+                .await
+            {
+                Ok(_) => Step::ok(
+                    "deny-all",
+                    format!("inline policy {} on user {name}", policy::USER_POLICY),
+                ),
+                Err(e) => Step::critical("deny-all", sdk_message(&e)),
+            }
+        };
+        let (mut steps, deny) = tokio::join!(deactivate, deny);
+        steps.push(deny);
+        steps
+    }
+
+    async fn disable_session(&self, role: &str, user_id: &str) -> Vec<Step> {
+        let name = policy::session_policy_name(user_id);
+        let result = self
+            .iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(&name)
+            .policy_document(policy::deny_session(user_id).to_string())
+            .send()
+            .await;
+        vec![match result {
+            Ok(_) => Step::ok(
+                "session-deny",
+                format!("inline policy {name} on role {role} denies session {user_id}"),
+            ),
+            Err(e) => Step::critical("session-deny", sdk_message(&e)),
+        }]
+    }
+}
+
+impl Remediation for Disabler {
+    type Target = Offense;
+    type Subject = Disable;
+
+    fn action(&self) -> &'static str {
+        "disable"
+    }
+
+    fn done(&self) -> &'static str {
+        "disabled"
+    }
+
+    /// Protected principals are checked after their offense is counted, in `verify`.
+    fn counters_actor(&self) -> bool {
+        false
+    }
+
+    fn safeguard(&self) -> Option<&Safeguard> {
+        Some(&self.safeguard)
+    }
+
+    /// A principal was disabled: a person must look at what it did now.
+    fn acted_severity(&self) -> Severity {
+        Severity::Critical
+    }
+
+    async fn intake(&self, trigger: &Trigger) -> Result<Intake<Offense>, IntakeError> {
+        let Trigger::ApiCall(_, call) = trigger else {
+            return Ok(Intake::Ignore("offenses are API calls".into()));
+        };
+        let offender = Offender::of(&call.principal);
+        let event = match &call.error_code {
+            Some(code) => format!("{} (attempt, failed: {code})", call.event_name),
+            None => call.event_name.clone(),
+        };
+        Ok(Intake::Cases(vec![Case {
+            resource: offender.key().to_owned(),
+            target: Offense {
+                principal: call.principal.clone(),
+                event,
+            },
+        }]))
+    }
+
+    async fn verify(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<Offense>,
+    ) -> Result<Verdict<Disable>, VerifyError> {
+        let offender = Offender::of(&case.target.principal);
+        let key = offender.key();
+        let window = self.config.offense_window;
+        self.history
+            .record_offense(key, ctx.delivery_id, ctx.now, &case.target.event, window)
+            .await
+            .map_err(|e| VerifyError(e.to_string()))?;
+        let since = ctx.now.checked_sub(window).unwrap_or(std::time::UNIX_EPOCH);
+        let offenses = self
+            .history
+            .offenses_since(key, since)
+            .await
+            .map_err(|e| VerifyError(e.to_string()))?;
+        let count = offenses.len();
+        let limit = self.config.offense_limit as usize;
+        let days = window.as_secs() / 86_400;
+        let record = format!(
+            "{key} has {count} offense(s) in the last {days} day(s):\n{}",
+            history_lines(&offenses)
+        );
+        let facts =
+            json!({"principal": key, "offenses": offenses, "limit": limit, "window_days": days});
+        if count <= limit {
+            return Ok(Verdict::Notice {
+                severity: Severity::Info,
+                headline: format!("offense {count} of {limit} allowed: {key}"),
+                detail: format!(
+                    "{record}\nThe principal is disabled when it has more than {limit} in {days} day(s)."
+                ),
+                facts,
+            });
+        }
+        if let Some(PrincipalExemption::Protected(pattern)) =
+            self.exemptions.check(&case.target.principal)
+        {
+            return Ok(Verdict::Exempt(format!(
+                "{key} is a protected principal ({pattern})\n{record}"
+            )));
+        }
+        let (disable, before, plan, undo) = match &offender {
+            Offender::Untouchable { why, .. } => {
+                return Ok(Verdict::Exempt(format!("{why}\n{record}")));
+            }
+            Offender::User { name, .. } => {
+                let Some((keys, denied)) = self.live_user(name).await.map_err(VerifyError)? else {
+                    return Ok(Verdict::NothingToDo(format!(
+                        "user {name} no longer exists"
+                    )));
+                };
+                if denied && keys.is_empty() {
+                    return Ok(Verdict::AlreadyRemediated(format!(
+                        "user {name} is already disabled"
+                    )));
+                }
+                let plan = keys
+                    .iter()
+                    .map(|k| format!("set access key {k} Inactive"))
+                    .chain([format!(
+                        "attach inline deny-all policy {}",
+                        policy::USER_POLICY
+                    )])
+                    .collect();
+                let undo = keys
+                    .iter()
+                    .map(|k| format!("aws iam update-access-key --user-name {name} --access-key-id {k} --status Active"))
+                    .chain([format!("aws iam delete-user-policy --user-name {name} --policy-name {}", policy::USER_POLICY)])
+                    .collect();
+                let before = json!({"user": name, "active_keys": keys, "deny_policy": denied});
+                (
+                    Disable {
+                        offender: offender.clone(),
+                        active_keys: keys,
+                    },
+                    before,
+                    plan,
+                    undo,
+                )
+            }
+            Offender::RoleSession {
+                role_name, user_id, ..
+            } => {
+                match self
+                    .live_role(role_name, user_id)
+                    .await
+                    .map_err(VerifyError)?
+                {
+                    None => {
+                        return Ok(Verdict::NothingToDo(format!(
+                            "role {role_name} no longer exists"
+                        )));
+                    }
+                    Some(true) => {
+                        return Ok(Verdict::AlreadyRemediated(format!(
+                            "session {user_id} is already denied"
+                        )));
+                    }
+                    Some(false) => {}
+                }
+                let name = policy::session_policy_name(user_id);
+                (
+                    Disable {
+                        offender: offender.clone(),
+                        active_keys: Vec::new(),
+                    },
+                    json!({"role": role_name, "session": user_id, "deny_policy": false}),
+                    vec![format!(
+                        "attach inline policy {name} to role {role_name}, denying session {user_id}"
+                    )],
+                    vec![format!(
+                        "aws iam delete-role-policy --role-name {role_name} --policy-name {name}"
+                    )],
+                )
+            }
+        };
+        Ok(Verdict::Act(Subject {
+            subject: disable,
+            before,
+            summary: record,
+            plan,
+            undo,
+        }))
+    }
+
+    async fn act(&self, _: &Context<'_>, _: &Case<Offense>, disable: &Disable) -> Vec<Step> {
+        match &disable.offender {
+            Offender::User { name, .. } => self.disable_user(name, &disable.active_keys).await,
+            Offender::RoleSession {
+                role_name, user_id, ..
+            } => self.disable_session(role_name, user_id).await,
+            Offender::Untouchable { arn, why } => {
+                vec![Step::critical(
+                    "disable",
+                    format!("{arn} cannot be disabled: {why}"),
+                )]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offenders_are_classified() {
+        let user = Principal::IamUser {
+            arn: "arn:aws:iam::1:user/alice".into(),
+            user_name: "alice".into(),
+            account: "1".into(),
+            access_key_id: None,
+        };
+        assert_eq!(Offender::of(&user).key(), "arn:aws:iam::1:user/alice");
+        let session = Principal::AssumedRole {
+            arn: "arn:aws:sts::1:assumed-role/deploy/ci".into(),
+            principal_id: "AROA1:ci".into(),
+            account: "1".into(),
+            role_arn: Some("arn:aws:iam::1:role/team/deploy".into()),
+        };
+        let o = Offender::of(&session);
+        assert_eq!(
+            o.key(),
+            "arn:aws:iam::1:role/team/deploy",
+            "counted per role"
+        );
+        assert!(
+            matches!(o, Offender::RoleSession { ref role_name, ref user_id, .. } if role_name == "deploy" && user_id == "AROA1:ci")
+        );
+        let root = Principal::Root {
+            arn: "arn:aws:iam::1:root".into(),
+            account: "1".into(),
+        };
+        assert!(matches!(Offender::of(&root), Offender::Untouchable { .. }));
+        let service = Principal::AwsService {
+            invoked_by: "cloudtrail.amazonaws.com".into(),
+        };
+        assert!(matches!(
+            Offender::of(&service),
+            Offender::Untouchable { .. }
+        ));
+        let no_issuer = Principal::AssumedRole {
+            arn: "arn:aws:sts::1:assumed-role/x/y".into(),
+            principal_id: "p".into(),
+            account: "1".into(),
+            role_arn: None,
+        };
+        assert!(matches!(
+            Offender::of(&no_issuer),
+            Offender::Untouchable { .. }
+        ));
+    }
+}

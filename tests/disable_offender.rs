@@ -1,0 +1,396 @@
+//! disable-offender against the emulator: IAM users with keys and console passwords, and a
+//! role whose session tampers.
+//!
+//! Emulator gap: IAM is not enforced, so the deny policies are asserted as documents on the
+//! user or role, not by a call that fails.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_iam::types::StatusType;
+use disable_offender::{DisableConfig, Disabler, FUNCTION};
+use serde_json::{Value, json};
+use tourniquet::pipeline::handle;
+use tourniquet::{Outcome, Summary};
+use tourniquet_tests::{Account, sample};
+
+const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+
+struct Setup {
+    account: Account,
+    fw: tourniquet::Framework,
+    disabler: Disabler,
+    iam: aws_sdk_iam::Client,
+}
+
+async fn user(iam: &aws_sdk_iam::Client, name: &str) {
+    iam.create_user()
+        .user_name(name)
+        .send()
+        .await
+        .expect("user");
+    for _ in 0..2 {
+        iam.create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("key");
+    }
+    iam.create_login_profile()
+        .user_name(name)
+        .password("correct-horse-battery-staple-1A!")
+        .send()
+        .await
+        .expect("login profile");
+}
+
+async fn setup(extra: &[(&str, &str)]) -> Setup {
+    let account = Account::new().await;
+    let iam = aws_sdk_iam::Client::new(&account.sdk);
+    for name in ["alice", "bob", "carol", "breakglass"] {
+        user(&iam, name).await;
+    }
+    iam.create_role()
+        .role_name("deploy")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("role");
+    let fw = account.framework(FUNCTION, extra).await;
+    let disabler = Disabler::new(
+        &fw,
+        DisableConfig::from_env(&account.env(extra)).expect("config"),
+    );
+    Setup {
+        account,
+        fw,
+        disabler,
+        iam,
+    }
+}
+
+/// A sample offense, with its own event id, by IAM user `name`.
+fn offense_by(file: &str, id: &str, name: &str) -> Value {
+    let mut v = sample(&format!("disable-offender/{file}"));
+    v["id"] = json!(id);
+    if v["detail"]["userIdentity"]["type"] == "IAMUser" {
+        v["detail"]["userIdentity"]["userName"] = json!(name);
+        v["detail"]["userIdentity"]["arn"] =
+            json!(format!("arn:aws:iam::123456789012:user/{name}"));
+    }
+    v
+}
+
+impl Setup {
+    async fn deliver(&self, event: &Value) -> Summary {
+        handle(&self.fw, &self.disabler, event, "request-1")
+            .await
+            .expect("handled")
+    }
+    async fn active_keys(&self, name: &str) -> usize {
+        self.iam
+            .list_access_keys()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()
+            .iter()
+            .filter(|k| k.status() == Some(&StatusType::Active))
+            .count()
+    }
+    async fn user_policies(&self, name: &str) -> Vec<String> {
+        self.iam
+            .list_user_policies()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap()
+            .policy_names()
+            .to_vec()
+    }
+    async fn has_login_profile(&self, name: &str) -> bool {
+        self.iam
+            .get_login_profile()
+            .user_name(name)
+            .send()
+            .await
+            .is_ok()
+    }
+}
+
+#[tokio::test]
+async fn a_second_offense_disables_an_iam_user_reversibly() {
+    let s = setup(&[("OFFENSE_LIMIT", "1")]).await;
+    let first = s
+        .deliver(&sample("disable-offender/stop-logging-by-user.json"))
+        .await;
+    assert!(
+        matches!(first.outcome_of(ALICE), Some(Outcome::Noticed { .. })),
+        "{first:?}"
+    );
+    assert_eq!(
+        s.active_keys("alice").await,
+        2,
+        "the first offense is only counted"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "INFO");
+    assert!(
+        notes[0].message.contains("1 offense(s)"),
+        "{}",
+        notes[0].message
+    );
+
+    let second = s
+        .deliver(&sample("disable-offender/update-trail-by-user.json"))
+        .await;
+    let Some(Outcome::Remediated { steps }) = second.outcome_of(ALICE) else {
+        panic!("{second:?}")
+    };
+    assert_eq!(steps.len(), 3, "two keys and the deny: {steps:?}");
+    assert_eq!(s.active_keys("alice").await, 0);
+    assert_eq!(
+        s.user_policies("alice").await,
+        vec!["tourniquet-disable".to_owned()]
+    );
+    let policy = s
+        .iam
+        .get_user_policy()
+        .user_name("alice")
+        .policy_name("tourniquet-disable")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policy.policy_document().contains("Deny"),
+        "{}",
+        policy.policy_document()
+    );
+    assert!(s.has_login_profile("alice").await, "nothing is deleted");
+    let keys = s
+        .iam
+        .list_access_keys()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.access_key_metadata().len(),
+        2,
+        "keys kept, only inactive"
+    );
+
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert_eq!(notes[0].attr("action"), "disable");
+    assert_eq!(notes[0].attr("resource"), ALICE);
+    assert!(
+        notes[0].message.contains("2 offense(s)"),
+        "{}",
+        notes[0].message
+    );
+    assert!(notes[0].message.contains("StopLogging") && notes[0].message.contains("UpdateTrail"));
+    assert!(
+        notes[0].message.contains("update-access-key"),
+        "says how to undo"
+    );
+    // Others are untouched.
+    assert_eq!(s.active_keys("bob").await, 2);
+}
+
+#[tokio::test]
+async fn limit_zero_disables_on_the_first_offense_and_failed_attempts_count() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let summary = s
+        .deliver(&sample("disable-offender/delete-trail-denied-by-user.json"))
+        .await;
+    assert!(
+        matches!(summary.outcome_of(ALICE), Some(Outcome::Remediated { .. })),
+        "{summary:?}"
+    );
+    assert_eq!(s.active_keys("alice").await, 0);
+    let offenses = s.account.history_with(&format!("OFFENSE#{ALICE}")).await;
+    assert_eq!(offenses.len(), 1);
+    assert!(
+        tourniquet_tests::attr(&offenses[0], "event").contains("attempt, failed: AccessDenied")
+    );
+}
+
+#[tokio::test]
+async fn an_assumed_role_session_is_denied_alone() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let summary = s
+        .deliver(&sample(
+            "disable-offender/stop-logging-by-role-session.json",
+        ))
+        .await;
+    let role = "arn:aws:iam::123456789012:role/deploy";
+    assert!(
+        matches!(summary.outcome_of(role), Some(Outcome::Remediated { .. })),
+        "{summary:?}"
+    );
+    let names = s
+        .iam
+        .list_role_policies()
+        .role_name("deploy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        names.policy_names(),
+        ["tourniquet-disable-AROAEXAMPLEDEPLOY-build-7731"]
+    );
+    let policy = s
+        .iam
+        .get_role_policy()
+        .role_name("deploy")
+        .policy_name("tourniquet-disable-AROAEXAMPLEDEPLOY-build-7731")
+        .send()
+        .await
+        .unwrap();
+    let document = policy
+        .policy_document()
+        .replace("%3A", ":")
+        .replace("%22", "\"");
+    assert!(document.contains("aws:userid"), "{document}");
+    assert!(
+        document.contains("AROAEXAMPLEDEPLOY:build-7731"),
+        "scoped to the session: {document}"
+    );
+    let attached = s
+        .iam
+        .list_attached_role_policies()
+        .role_name("deploy")
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.attached_policies().is_empty());
+}
+
+#[tokio::test]
+async fn root_and_protected_principals_are_never_disabled() {
+    let s = setup(&[
+        ("OFFENSE_LIMIT", "0"),
+        ("PROTECTED_PRINCIPALS", "arn:aws:iam::*:user/breakglass"),
+    ])
+    .await;
+    let root = s
+        .deliver(&sample("disable-offender/stop-logging-by-root.json"))
+        .await;
+    assert!(
+        matches!(
+            root.outcome_of("arn:aws:iam::123456789012:root"),
+            Some(Outcome::Exempt { .. })
+        ),
+        "{root:?}"
+    );
+    let protected = s
+        .deliver(&offense_by(
+            "stop-logging-by-user.json",
+            "ev-bg",
+            "breakglass",
+        ))
+        .await;
+    assert!(
+        matches!(protected.outcome_of("arn:aws:iam::123456789012:user/breakglass"), Some(Outcome::Exempt { reason }) if reason.contains("protected principal")),
+        "{protected:?}"
+    );
+    assert_eq!(s.active_keys("breakglass").await, 2);
+    assert!(s.user_policies("breakglass").await.is_empty());
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 2);
+    assert!(notes.iter().all(|n| n.severity() == "CRITICAL"));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.message.contains("root user cannot be disabled"))
+    );
+}
+
+#[tokio::test]
+async fn the_disable_safeguard_holds() {
+    let s = setup(&[("OFFENSE_LIMIT", "0"), ("DISABLE_LIMIT", "2")]).await;
+    let events: Vec<Value> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|u| offense_by("stop-logging-by-user.json", &format!("ev-{u}"), u))
+        .collect();
+    let summaries = futures_util::future::join_all(events.iter().map(|e| s.deliver(e))).await;
+    let outcomes: Vec<&str> = summaries
+        .iter()
+        .map(|s| s.cases[0].outcome.name())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "remediated").count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "held").count(),
+        1,
+        "{outcomes:?}"
+    );
+    let mut disabled = 0;
+    for u in ["alice", "bob", "carol"] {
+        if s.active_keys(u).await == 0 {
+            disabled += 1;
+        } else {
+            assert_eq!(s.active_keys(u).await, 2, "a held user is untouched");
+        }
+    }
+    assert_eq!(disabled, 2);
+    let notes = s.account.notifications().await;
+    assert_eq!(
+        notes.iter().filter(|n| n.attr("action") == "held").count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn old_offenses_do_not_count_and_redelivery_counts_once() {
+    let s = setup(&[("OFFENSE_LIMIT", "1"), ("OFFENSE_WINDOW_DAYS", "30")]).await;
+    let old = SystemTime::now() - Duration::from_secs(31 * 86_400);
+    s.fw.history
+        .record_offense(
+            ALICE,
+            "ancient",
+            old,
+            "StopLogging",
+            Duration::from_secs(30 * 86_400),
+        )
+        .await
+        .unwrap();
+    let event = sample("disable-offender/stop-logging-by-user.json");
+    for _ in 0..3 {
+        s.deliver(&event).await;
+    }
+    assert_eq!(s.active_keys("alice").await, 2, "one offense in the window");
+    assert_eq!(
+        s.account
+            .history_with(&format!("OFFENSE#{ALICE}"))
+            .await
+            .len(),
+        2,
+        "old + one"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1, "redeliveries are not offenses");
+    assert!(notes[0].message.contains("1 offense(s)"));
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing() {
+    let s = setup(&[("OFFENSE_LIMIT", "0"), ("DRY_RUN", "true")]).await;
+    let summary = s
+        .deliver(&sample("disable-offender/stop-logging-by-user.json"))
+        .await;
+    let Some(Outcome::DryRun { plan }) = summary.outcome_of(ALICE) else {
+        panic!("{summary:?}")
+    };
+    assert_eq!(plan.len(), 3, "{plan:?}");
+    assert_eq!(s.active_keys("alice").await, 2);
+    assert!(s.user_policies("alice").await.is_empty());
+}

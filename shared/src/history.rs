@@ -389,25 +389,43 @@ impl History {
         Ok(())
     }
 
-    /// Every incident of a resource, oldest first.
-    pub async fn incidents(&self, resource: &str) -> Result<Vec<IncidentRecord>, HistoryError> {
-        let pages: Vec<_> = self
+    /// Every item of a partition, optionally filtered, decoded by `decode`.
+    async fn partition<T>(
+        &self,
+        pk: String,
+        filter: Option<(&str, &str, AttributeValue)>,
+        operation: &'static str,
+        decode: impl Fn(&Item<'_>) -> Result<T, HistoryError>,
+    ) -> Result<Vec<T>, HistoryError> {
+        let mut query = self
             .db
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("INCIDENT#{resource}")))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true);
+        if let Some((expression, name, value)) = filter {
+            query = query
+                .filter_expression(expression)
+                .expression_attribute_values(name, value);
+        }
+        let pages: Vec<_> = query.into_paginator().items().send().collect().await;
         pages
             .into_iter()
             .map(|r| {
-                let map = r.map_err(|e| self.err("Query (incidents)", &e))?;
-                let item = self.item(&map);
+                let map = r.map_err(|e| self.err(operation, &e))?;
+                decode(&self.item(&map))
+            })
+            .collect()
+    }
+
+    /// Every incident of a resource, oldest first.
+    pub async fn incidents(&self, resource: &str) -> Result<Vec<IncidentRecord>, HistoryError> {
+        self.partition(
+            format!("INCIDENT#{resource}"),
+            None,
+            "Query (incidents)",
+            |item| {
                 Ok(IncidentRecord {
                     sk: item.str("sk")?,
                     status: item.str("status")?,
@@ -418,8 +436,9 @@ impl History {
                     before: item.json("before")?,
                     steps: item.json("steps")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     /// Records one offense. Keyed by delivery and written only once, so a redelivered
@@ -464,32 +483,20 @@ impl History {
         principal: &str,
         since: SystemTime,
     ) -> Result<Vec<OffenseRecord>, HistoryError> {
-        let pages: Vec<_> = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .filter_expression("at_ms >= :since")
-            .expression_attribute_values(":pk", s(format!("OFFENSE#{principal}")))
-            .expression_attribute_values(":since", n(epoch_millis(since)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        let mut offenses = pages
-            .into_iter()
-            .map(|r| {
-                let map = r.map_err(|e| self.err("Query (offenses)", &e))?;
-                let item = self.item(&map);
-                Ok(OffenseRecord {
-                    at_ms: item.num("at_ms")?,
-                    delivery_id: item.str("delivery_id")?,
-                    event: item.str("event")?,
-                })
-            })
-            .collect::<Result<Vec<_>, HistoryError>>()?;
+        let mut offenses = self
+            .partition(
+                format!("OFFENSE#{principal}"),
+                Some(("at_ms >= :since", ":since", n(epoch_millis(since)))),
+                "Query (offenses)",
+                |item| {
+                    Ok(OffenseRecord {
+                        at_ms: item.num("at_ms")?,
+                        delivery_id: item.str("delivery_id")?,
+                        event: item.str("event")?,
+                    })
+                },
+            )
+            .await?;
         offenses.sort_by_key(|o| o.at_ms);
         Ok(offenses)
     }
@@ -533,26 +540,13 @@ impl History {
 
     /// Every baseline of a kind, by name.
     pub async fn baselines(&self, kind: &str) -> Result<Vec<(String, Value)>, HistoryError> {
-        let pages: Vec<_> = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("BASELINE#{kind}")))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        pages
-            .into_iter()
-            .map(|r| {
-                let map = r.map_err(|e| self.err("Query (baselines)", &e))?;
-                let item = self.item(&map);
-                Ok((item.str("sk")?, item.json("config")?))
-            })
-            .collect()
+        self.partition(
+            format!("BASELINE#{kind}"),
+            None,
+            "Query (baselines)",
+            |item| Ok((item.str("sk")?, item.json("config")?)),
+        )
+        .await
     }
 }
 

@@ -91,6 +91,16 @@ impl Framework {
     pub fn function(&self) -> &'static str {
         self.config.function
     }
+
+    /// The partition of this function's own identity (`aws`, `aws-cn`, `aws-us-gov`), for
+    /// building ARNs.
+    pub fn partition(&self) -> &str {
+        self.identity
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+    }
 }
 
 /// One resource to remediate, found in an event.

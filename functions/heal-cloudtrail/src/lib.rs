@@ -61,13 +61,7 @@ impl Healer {
         Self {
             client: Client::new(&fw.sdk),
             region: fw.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-            partition: fw
-                .identity
-                .split(':')
-                .nth(1)
-                .filter(|p| !p.is_empty())
-                .unwrap_or("aws")
-                .to_owned(),
+            partition: fw.partition().to_owned(),
             sdk: fw.sdk.clone(),
             history: fw.history.clone(),
         }

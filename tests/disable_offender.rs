@@ -10,7 +10,7 @@ use aws_sdk_iam::types::StatusType;
 use disable_offender::{DisableConfig, Disabler, FUNCTION};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use tourniquet::pipeline::handle;
+use tourniquet::pipeline::{HandleError, handle, handle_until};
 use tourniquet::{Outcome, Summary};
 use tourniquet_tests::{Account, policy_document, sample, tally};
 
@@ -385,4 +385,65 @@ async fn dry_run_changes_nothing() {
     assert_eq!(plan.len(), 3, "{plan:?}");
     assert_eq!(s.active_keys("alice").await, 2);
     assert!(s.user_policies("alice").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_disable_is_resumed() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let keys: Vec<String> = s
+        .iam
+        .list_access_keys()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 2);
+    // The deny-all policy call hangs past the invocation's deadline.
+    s.account.set_faults(json!([{
+        "operation": "PutUserPolicy", "times": 1, "stall": 8,
+        "code": "Throttling", "status": 400
+    }]));
+    let event = sample("disable-offender/stop-logging-by-user.json");
+    let deadline = SystemTime::now() + Duration::from_secs(4);
+    let err = handle_until(&s.fw, &s.disabler, &event, "request-1", Some(deadline))
+        .await
+        .expect_err("out of time");
+    assert!(matches!(err, HandleError::Unfinished(_)), "{err}");
+    assert_eq!(
+        s.active_keys("alice").await,
+        0,
+        "the keys went before time ran out"
+    );
+    assert!(
+        s.user_policies("alice").await.is_empty(),
+        "the deny did not"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+
+    s.account.set_faults(json!([]));
+    let summary = s.deliver(&event).await;
+    let case = &summary.cases[0];
+    assert!(case.resumed, "{summary:?}");
+    assert!(
+        matches!(case.outcome, Outcome::Remediated { .. }),
+        "{summary:?}"
+    );
+    assert_eq!(s.user_policies("alice").await.len(), 1, "the deny is on");
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].subject.contains("resumed"), "{}", notes[0].subject);
+    for key in &keys {
+        assert!(
+            notes[0].message.contains(key),
+            "the undo names key {key}, deactivated by the invocation that died"
+        );
+    }
+    // One offense, however many deliveries.
+    assert_eq!(s.account.history_with("OFFENSE#").await.len(), 1);
 }

@@ -66,7 +66,9 @@ impl Remediation for Probe {
                 let params = fields("detail.requestParameters", &call.request_parameters)?;
                 vec![params.str("instanceId")?.to_owned()]
             }
-            Trigger::Scheduled(_) => return Ok(Intake::Ignore("no schedule".into())),
+            Trigger::Scheduled(_) | Trigger::Sweep => {
+                return Ok(Intake::Ignore("no schedule".into()));
+            }
         };
         Ok(Intake::Cases(
             ids.into_iter()

@@ -11,7 +11,8 @@ use futures_util::future::join_all;
 use isolate_instance::{FUNCTION, IsolateConfig, Isolator, STATUS_TAG};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use tourniquet::pipeline::handle;
+use std::time::{Duration, SystemTime};
+use tourniquet::pipeline::{HandleError, handle, handle_until};
 use tourniquet::{Outcome, Summary};
 use tourniquet_tests::ec2::{launch, tags_of};
 use tourniquet_tests::fleet::{self, Fleet};
@@ -619,4 +620,250 @@ async fn a_failing_step_does_not_stop_containment() {
     assert!(notes[0].message.contains("FAILED"));
     let incidents = s.account.history_with(&format!("INCIDENT#{victim}")).await;
     assert_eq!(attr(&incidents[0], "status"), "partial");
+}
+
+/// The `aws.tag` event of one tagging, with its own event id.
+fn tag_change(id: &str, instance: &str) -> Value {
+    let mut v = sample("isolate-instance/tag-change.json");
+    v["id"] = json!(id);
+    v["resources"] = json!([format!(
+        "arn:aws:ec2:us-east-1:123456789012:instance/{instance}"
+    )]);
+    v
+}
+
+/// Snapshots Tourniquet took of an instance's volumes.
+async fn evidence_snapshots(sdk: &aws_config::SdkConfig, instance: &str) -> usize {
+    aws_sdk_ec2::Client::new(sdk)
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:tourniquet:instance")
+                .values(instance)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe snapshots")
+        .snapshots()
+        .len()
+}
+
+/// The quarantine call of a one-interface instance (the second network-interface change,
+/// after allow-all) held `secs` seconds, then failed.
+fn stall_quarantine(s: &Setup, secs: u32) {
+    s.account.set_faults(json!([{
+        "operation": "ModifyNetworkInterfaceAttribute",
+        "skip": 1, "times": 1, "stall": secs,
+        "code": "RequestLimitExceeded", "status": 503
+    }]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn both_triggers_of_one_tagging_make_one_incident() {
+    let s = setup(&[("ISOLATION_LIMIT", "2")]).await;
+    let sdk = &s.account.sdk;
+    let bastion = s.fleet.bastion.clone();
+    fleet::taint(sdk, std::slice::from_ref(&bastion), "Tainted").await;
+    // Real AWS delivers the CloudTrail event and the aws.tag event of one tagging together.
+    let by_trail = create_tags("ev-trail", std::slice::from_ref(&bastion));
+    let by_tag = tag_change("ev-tag", &bastion);
+    let (trail, tag) = tokio::join!(
+        handle(&s.fw, &s.isolator, &by_trail, "r1"),
+        handle(&s.fw, &s.isolator, &by_tag, "r2"),
+    );
+    let summaries = [trail.expect("handled"), tag.expect("handled")];
+    assert_eq!(
+        tally(&summaries),
+        BTreeMap::from([("joined", 1), ("remediated", 1)])
+    );
+    assert_eq!(
+        s.account.history_with("SAFEGUARD#isolate").await.len(),
+        1,
+        "one slot"
+    );
+    assert_eq!(
+        s.account
+            .history_with(&format!("INCIDENT#{bastion}"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(s.account.notifications().await.len(), 1, "one notification");
+    assert_eq!(
+        evidence_snapshots(sdk, &bastion).await,
+        2,
+        "one snapshot per volume"
+    );
+    // The record's state before is the original one, not allow-all.
+    let incident = &s.account.history_with(&format!("INCIDENT#{bastion}")).await[0];
+    let before: Value = serde_json::from_str(attr(incident, "before")).expect("JSON");
+    assert_eq!(
+        before["interfaces"][0]["groups"],
+        json!([s.fleet.bastion_group]),
+        "{before}"
+    );
+    // With a limit of 2, a second instance still gets a slot.
+    let web = s.fleet.web[0].clone();
+    fleet::taint(sdk, std::slice::from_ref(&web), "Tainted").await;
+    let other = s
+        .deliver(&create_tags("ev-web", std::slice::from_ref(&web)))
+        .await;
+    assert!(
+        matches!(other.outcome_of(&web), Some(Outcome::Remediated { .. })),
+        "{other:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn out_of_time_in_allow_all_pages_and_the_redelivery_resumes() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.web[0].clone();
+    let eni = fleet::interfaces(sdk, &victim).await;
+    assert_eq!(eni.len(), 1, "a one-interface instance");
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let event = create_tags("ev-slow", std::slice::from_ref(&victim));
+    stall_quarantine(&s, 8);
+
+    let deadline = SystemTime::now() + Duration::from_secs(4);
+    let err = handle_until(&s.fw, &s.isolator, &event, "request-1", Some(deadline))
+        .await
+        .expect_err("out of time is an error, so that Lambda retries");
+    assert!(matches!(err, HandleError::Unfinished(_)), "{err}");
+    assert!(SystemTime::now() < deadline, "answered before the deadline");
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(
+        notes[0].subject.contains("NOT finished"),
+        "{}",
+        notes[0].subject
+    );
+    assert!(
+        notes[0].message.contains(&eni[0]),
+        "names the interface's step"
+    );
+    let allow_all = fleet::groups_named(sdk, "tourniquet-quarantine-allow-all").await;
+    assert_eq!(
+        fleet::interface_groups(sdk, &eni[0]).await,
+        vec![allow_all[0].0.clone()],
+        "left in the allow-all group by the dead invocation"
+    );
+
+    // Lambda's retry of the same event.
+    s.account.set_faults(json!([]));
+    let summary = s.deliver(&event).await;
+    let case = &summary.cases[0];
+    assert!(case.resumed, "{summary:?}");
+    assert!(
+        matches!(case.outcome, Outcome::Remediated { .. }),
+        "{summary:?}"
+    );
+    assert_eq!(
+        fleet::interface_groups(sdk, &eni[0]).await,
+        vec![s.quarantine_group().await]
+    );
+    assert_eq!(s.status(&victim).await.as_deref(), Some("quarantined"));
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "WARNING");
+    assert!(notes[0].subject.contains("resumed"), "{}", notes[0].subject);
+    assert!(notes[0].message.contains("RESUMED"));
+    // The undo restores the groups recorded when the incident opened, not allow-all.
+    assert!(
+        notes[0].message.contains(&s.fleet.web_group),
+        "{}",
+        notes[0].message
+    );
+    assert_eq!(
+        s.account.history_with("SAFEGUARD#isolate").await.len(),
+        1,
+        "its one slot"
+    );
+    assert_eq!(
+        evidence_snapshots(sdk, &victim).await,
+        1,
+        "one snapshot per volume"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweep_resumes_an_incident_whose_invocation_died() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.web[1].clone();
+    let eni = fleet::interfaces(sdk, &victim).await;
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    stall_quarantine(&s, 8);
+    // The invocation is killed mid-way, with no chance to say anything.
+    let event = create_tags("ev-killed", std::slice::from_ref(&victim));
+    let killed = tokio::time::timeout(Duration::from_secs(2), s.deliver(&event)).await;
+    assert!(killed.is_err(), "the invocation was cut off");
+    assert!(
+        s.account.notifications().await.is_empty(),
+        "it said nothing"
+    );
+    s.account.set_faults(json!([]));
+
+    // Before its lease runs out, the sweep leaves it alone.
+    let sweep = json!({"tourniquet": "sweep"});
+    let early = handle(&s.fw, &s.isolator, &sweep, "sweep-1")
+        .await
+        .expect("swept");
+    assert!(early.cases.is_empty(), "{early:?}");
+
+    s.account.expire_lease("isolate", &victim).await;
+    let swept = handle(&s.fw, &s.isolator, &sweep, "sweep-2")
+        .await
+        .expect("swept");
+    assert_eq!(swept.cases.len(), 1, "{swept:?}");
+    assert!(swept.cases[0].resumed);
+    assert!(
+        matches!(swept.cases[0].outcome, Outcome::Remediated { .. }),
+        "{swept:?}"
+    );
+    assert_eq!(
+        fleet::interface_groups(sdk, &eni[0]).await,
+        vec![s.quarantine_group().await]
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "WARNING");
+    assert!(notes[0].subject.contains("resumed"));
+
+    // Closed now: the event's late redelivery is a duplicate.
+    let late = s.deliver(&event).await;
+    assert_eq!(late.outcome_of(&victim), Some(&Outcome::Duplicate));
+}
+
+#[tokio::test]
+async fn a_forged_status_tag_does_not_stop_isolation() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.web[2].clone();
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    aws_sdk_ec2::Client::new(sdk)
+        .create_tags()
+        .resources(&victim)
+        .tags(tourniquet_tests::ec2::tag(STATUS_TAG, "quarantined"))
+        .send()
+        .await
+        .expect("forge the status tag");
+    let summary = s
+        .deliver(&create_tags("ev-forged", std::slice::from_ref(&victim)))
+        .await;
+    assert!(
+        matches!(
+            summary.outcome_of(&victim),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{summary:?}"
+    );
+    let eni = fleet::interfaces(sdk, &victim).await;
+    assert_eq!(
+        fleet::interface_groups(sdk, &eni[0]).await,
+        vec![s.quarantine_group().await]
+    );
 }

@@ -210,7 +210,7 @@ pub struct Envelope {
 }
 
 /// Who made an API call, from CloudTrail's `userIdentity`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "type")]
 pub enum Principal {
     IamUser {
@@ -365,6 +365,9 @@ pub enum Trigger {
     TagChange(Envelope, TagChange),
     Scheduled(Envelope),
     Direct(DirectInvocation),
+    /// The periodic sweep of open incidents whose invocation died (`{"tourniquet": "sweep"}`,
+    /// the constant input of a schedule).
+    Sweep,
 }
 
 pub const API_CALL: &str = "AWS API Call via CloudTrail";
@@ -375,7 +378,7 @@ impl Trigger {
     pub fn envelope(&self) -> Option<&Envelope> {
         match self {
             Self::ApiCall(e, _) | Self::TagChange(e, _) | Self::Scheduled(e) => Some(e),
-            Self::Direct(_) => None,
+            Self::Direct(_) | Self::Sweep => None,
         }
     }
 
@@ -408,6 +411,7 @@ impl Trigger {
                 )
             }
             Self::Scheduled(_) => "scheduled audit".to_owned(),
+            Self::Sweep => "periodic sweep of abandoned incidents".to_owned(),
             Self::Direct(d) => format!(
                 "direct invocation{}",
                 d.reason
@@ -429,6 +433,14 @@ pub fn decode(input: &Value) -> Result<Trigger, EventError> {
         decode_eventbridge(top)
     } else if top.opt_value("instance_ids").is_some() {
         decode_direct(top)
+    } else if let Some(command) = top.opt_str("tourniquet")? {
+        match command {
+            "sweep" => Ok(Trigger::Sweep),
+            other => Err(EventError::Invalid {
+                field: "tourniquet".to_owned(),
+                reason: format!("{other:?} is not a command (only \"sweep\")"),
+            }),
+        }
     } else {
         Err(EventError::Unrecognised)
     }

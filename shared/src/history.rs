@@ -1,4 +1,4 @@
-//! History in one DynamoDB table: incidents, dedupe keys, safeguard slots, offenses and
+//! History in one DynamoDB table: incidents and their locks, safeguard slots, offenses and
 //! trail baselines.
 //!
 //! # Single-table key design
@@ -10,11 +10,30 @@
 //!
 //! | item             | `pk`                                   | `sk`                         | holds |
 //! |------------------|----------------------------------------|------------------------------|-------|
-//! | incident         | `INCIDENT#<resource>`                  | `<opened RFC 3339>#<id>`     | status, trigger, actor, state before, steps |
-//! | dedupe key       | `DEDUPE#<function>#<delivery>#<resource>` | `DEDUPE`                  | `expires_at` |
+//! | incident         | `INCIDENT#<resource>`                  | `<opened RFC 3339>#<delivery>` | status, trigger, actor, state before, steps |
+//! | incident lock    | `LOCK#<action>`                        | `<resource>`                 | `state` (open/closed), `incident`, `delivery`, `deliveries`, `target`, `lease_until` (ms), `remediated`, `last_outcome` |
 //! | safeguard slot   | `SAFEGUARD#<kind>`                     | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
 //! | offense          | `OFFENSE#<principal>`                  | `<delivery>`                 | `at_ms`, event, `expires_at` |
 //! | baseline         | `BASELINE#<kind>` (`trail`)            | `<name>` (trail ARN)         | configuration (JSON), `recorded_at` |
+//!
+//! # The incident lifecycle
+//!
+//! One incident per action and resource is open at a time ([`crate::ledger`]):
+//!
+//! 1. **open**: the first trigger's conditional write sets the lock `open` with a lease that
+//!    ends at the invocation's deadline plus a margin, and names the incident; the incident
+//!    item, with the state before, is written in the next round, before any change;
+//! 2. **joined**: a trigger that finds the lock open and its lease alive adds its delivery
+//!    to `deliveries` and does nothing else;
+//! 3. **resumed**: a trigger (or the sweep) that finds the lease run out takes the lock over
+//!    with a conditional write on `lease_until`, reads the incident item's state before, and
+//!    finishes the incident from the live state;
+//! 4. **closed**: the outcome goes to the incident item and the lock turns `closed`
+//!    (`remediated` names the last incident that remediated the resource). Its `deliveries`
+//!    stay until the next incident opens, so a redelivery is still a duplicate.
+//!
+//! An invocation that runs out of time ends its lease at once (`lease_until` = now), so that
+//! Lambda's retry resumes the incident without waiting.
 //!
 //! "Has this happened before?" is one `Query` on a partition: the incidents of a resource in
 //! time order, or the offenses of a principal (filtered on `at_ms`). All
@@ -29,9 +48,6 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde_json::Value;
-
-/// How long a delivery is remembered: longer than EventBridge (24 h) and Lambda (6 h) retry.
-pub const DEDUPE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -136,6 +152,8 @@ impl IncidentStatus {
 /// One incident: what triggered it and the state before any change, so it can be undone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Incident {
+    /// Its key within the resource's partition: `<opened RFC 3339>#<delivery>`.
+    pub id: String,
     pub function: String,
     pub action: String,
     pub resource: String,
@@ -151,7 +169,12 @@ impl Incident {
         format!("INCIDENT#{}", self.resource)
     }
     pub fn sk(&self) -> String {
-        format!("{}#{}", rfc3339(self.opened_at), self.delivery_id)
+        self.id.clone()
+    }
+
+    /// The key of an incident opened at `opened_at` by `delivery`: incidents sort by time.
+    pub fn key(opened_at: SystemTime, delivery: &str) -> String {
+        format!("{}#{delivery}", rfc3339(opened_at))
     }
 }
 
@@ -168,6 +191,21 @@ pub struct IncidentRecord {
     pub steps: Value,
 }
 
+impl IncidentRecord {
+    fn decode(item: &Item<'_>) -> Result<Self, HistoryError> {
+        Ok(Self {
+            sk: item.str("sk")?,
+            status: item.str("status")?,
+            function: item.str("function")?,
+            action: item.str("action")?,
+            delivery_id: item.str("delivery_id")?,
+            trigger: item.str("trigger")?,
+            before: item.json("before")?,
+            steps: item.json("steps")?,
+        })
+    }
+}
+
 /// An offense as read back from history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OffenseRecord {
@@ -176,35 +214,28 @@ pub struct OffenseRecord {
     pub event: String,
 }
 
-/// Whether this delivery is the first for its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    First,
-    Duplicate,
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
-fn n(v: u64) -> AttributeValue {
+pub(crate) fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
 /// Typed reads of an item's attributes.
-struct Item<'a> {
+pub(crate) struct Item<'a> {
     table: &'a str,
     map: &'a HashMap<String, AttributeValue>,
 }
 
 impl Item<'_> {
-    fn key(&self, name: &str) -> String {
+    pub(crate) fn key(&self, name: &str) -> String {
         self.map
             .get(name)
             .and_then(|v| v.as_s().ok())
             .cloned()
             .unwrap_or_default()
     }
-    fn malformed(&self, reason: String) -> HistoryError {
+    pub(crate) fn malformed(&self, reason: String) -> HistoryError {
         HistoryError::Malformed {
             table: self.table.to_owned(),
             pk: self.key("pk"),
@@ -212,16 +243,16 @@ impl Item<'_> {
             reason,
         }
     }
-    fn str(&self, name: &str) -> Result<String, HistoryError> {
+    pub(crate) fn str(&self, name: &str) -> Result<String, HistoryError> {
         match self.map.get(name) {
             Some(AttributeValue::S(v)) => Ok(v.clone()),
             _ => Err(self.malformed(format!("attribute {name} is not a string"))),
         }
     }
-    fn opt_str(&self, name: &str) -> Option<String> {
+    pub(crate) fn opt_str(&self, name: &str) -> Option<String> {
         self.map.get(name).and_then(|v| v.as_s().ok()).cloned()
     }
-    fn num(&self, name: &str) -> Result<u64, HistoryError> {
+    pub(crate) fn num(&self, name: &str) -> Result<u64, HistoryError> {
         match self.map.get(name) {
             Some(AttributeValue::N(v)) => v
                 .parse()
@@ -229,7 +260,15 @@ impl Item<'_> {
             _ => Err(self.malformed(format!("attribute {name} is not a number"))),
         }
     }
-    fn json(&self, name: &str) -> Result<Value, HistoryError> {
+    /// A string set, empty when absent.
+    pub(crate) fn str_set(&self, name: &str) -> Vec<String> {
+        self.map
+            .get(name)
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default()
+    }
+    pub(crate) fn json(&self, name: &str) -> Result<Value, HistoryError> {
         match self.opt_str(name) {
             None => Ok(Value::Null),
             Some(text) => serde_json::from_str(&text)
@@ -261,7 +300,7 @@ impl History {
         &self.table
     }
 
-    fn err<E, R>(&self, operation: &'static str, e: &SdkError<E, R>) -> HistoryError
+    pub(crate) fn err<E, R>(&self, operation: &'static str, e: &SdkError<E, R>) -> HistoryError
     where
         E: std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -273,68 +312,11 @@ impl History {
         }
     }
 
-    fn item<'a>(&'a self, map: &'a HashMap<String, AttributeValue>) -> Item<'a> {
+    pub(crate) fn item<'a>(&'a self, map: &'a HashMap<String, AttributeValue>) -> Item<'a> {
         Item {
             table: &self.table,
             map,
         }
-    }
-
-    /// Claims a delivery of an event for a resource. Only the first claim of a key wins, even
-    /// when redeliveries race; an expired claim that TTL has not deleted yet is reclaimable.
-    pub async fn claim_delivery(
-        &self,
-        function: &str,
-        delivery_id: &str,
-        resource: &str,
-        now: SystemTime,
-    ) -> Result<Claim, HistoryError> {
-        let now_s = epoch_millis(now) / 1000;
-        let result = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .item(
-                "pk",
-                s(format!("DEDUPE#{function}#{delivery_id}#{resource}")),
-            )
-            .item("sk", s("DEDUPE"))
-            .item("expires_at", n(now_s + DEDUPE_TTL.as_secs()))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(":now", n(now_s))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::First),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Claim::Duplicate)
-            }
-            Err(e) => Err(self.err("PutItem (dedupe)", &e)),
-        }
-    }
-
-    /// Gives a claim back, so that a retry of a delivery that did nothing can act.
-    pub async fn release_delivery(
-        &self,
-        function: &str,
-        delivery_id: &str,
-        resource: &str,
-    ) -> Result<(), HistoryError> {
-        self.db
-            .delete_item()
-            .table_name(&self.table)
-            .key(
-                "pk",
-                s(format!("DEDUPE#{function}#{delivery_id}#{resource}")),
-            )
-            .key("sk", s("DEDUPE"))
-            .send()
-            .await
-            .map_err(|e| self.err("DeleteItem (dedupe)", &e))?;
-        Ok(())
     }
 
     /// Writes an incident before anything changes, with the state before.
@@ -425,20 +407,30 @@ impl History {
             format!("INCIDENT#{resource}"),
             None,
             "Query (incidents)",
-            |item| {
-                Ok(IncidentRecord {
-                    sk: item.str("sk")?,
-                    status: item.str("status")?,
-                    function: item.str("function")?,
-                    action: item.str("action")?,
-                    delivery_id: item.str("delivery_id")?,
-                    trigger: item.str("trigger")?,
-                    before: item.json("before")?,
-                    steps: item.json("steps")?,
-                })
-            },
+            IncidentRecord::decode,
         )
         .await
+    }
+
+    /// One incident of a resource, by its key.
+    pub async fn incident(
+        &self,
+        resource: &str,
+        id: &str,
+    ) -> Result<Option<IncidentRecord>, HistoryError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("INCIDENT#{resource}")))
+            .key("sk", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err("GetItem (incident)", &e))?;
+        out.item()
+            .map(|map| IncidentRecord::decode(&self.item(map)))
+            .transpose()
     }
 
     /// Records one offense. Keyed by delivery and written only once, so a redelivered
@@ -566,6 +558,7 @@ mod tests {
     #[test]
     fn incident_keys_sort_by_time() {
         let mk = |secs| Incident {
+            id: Incident::key(UNIX_EPOCH + Duration::from_secs(secs), "d"),
             function: "f".into(),
             action: "a".into(),
             resource: "i-1".into(),

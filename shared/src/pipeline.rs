@@ -1,36 +1,30 @@
-//! The remediation pipeline, the same for every function:
-//! decode → verify → dedupe → exempt → safeguard → record → act → record → notify.
+//! The run of one event through the stages, the same for every function:
+//! decode → lock and verify → exempt → safeguard and record → act → record → notify.
 //!
-//! A function supplies a [`Remediation`]: how to find its cases in an event, how to check
-//! one on the live resource, and how to act on it. Everything that makes acting safe lives
-//! here, once: dedupe, exemptions, the safeguard, history before and after, dry run,
-//! notifications and metrics.
+//! The first round opens the incident lock (or joins the open incident, or resumes an
+//! abandoned one), checks the live state and surveys the safeguard's slots, all at once. The
+//! second takes the slot and records the state before. Only then does anything change.
+//! History and notifications are reached through [`Ledger`] and [`Pager`], so that these
+//! decisions are tested without AWS.
 
-use std::future::Future;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use aws_config::SdkConfig;
 use futures_util::future::join_all;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::clients::FrameworkClients;
-use crate::config::{CommonConfig, ConfigError, Env};
+use crate::contract::{
+    Case, CaseReport, Context, Intake, IntakeError, Outcome, Remediation, Subject, Summary,
+    Verdict, VerifyError,
+};
 use crate::events::{self, EventError, Principal, Trigger};
-use crate::exempt::{Exemptions, PrincipalExemption};
-use crate::history::{Claim, History, Incident, IncidentStatus, sdk_message};
+use crate::exempt::PrincipalExemption;
+use crate::framework::Framework;
+use crate::history::{Incident, IncidentStatus};
+use crate::ledger::{LEASE_MARGIN, Ledger, Lock, LockRequest, OpenIncident, Pager};
 use crate::metrics::{self, Counts};
-use crate::notify::{Notification, Notifier, Severity};
-use crate::safeguard::{Safeguard, SafeguardPolicy, SlotDecision};
-
-/// Why a function could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("cannot learn this function's own identity from STS GetCallerIdentity: {0}")]
-    Identity(String),
-}
+use crate::notify::{Notification, Severity};
+use crate::report::{Verbs, compose};
+use crate::safeguard::{SlotDecision, Survey};
 
 /// Why an invocation answers with a function error (so that Lambda retries it and, in the
 /// end, hands it to the on-failure destination).
@@ -40,344 +34,728 @@ pub enum HandleError {
     Input(#[from] EventError),
     #[error("could not check the live state, nothing was changed, retry: {0}")]
     Retry(String),
+    #[error("out of time before the action was confirmed, the incident stays open: {0}")]
+    Unfinished(String),
 }
 
-/// What a remediation needs from the framework, built once per cold start.
-#[derive(Debug, Clone)]
-pub struct Framework {
-    pub config: CommonConfig,
-    pub sdk: SdkConfig,
-    pub history: History,
-    pub notifier: Notifier,
-    pub exemptions: Exemptions,
-    /// This function's own identity, as STS reports it.
-    pub identity: String,
-}
+/// Time kept back from the deadline to record and notify after acting.
+pub const RESERVE: Duration = Duration::from_secs(2);
+/// The longest a Lambda invocation can run, for a lease when no deadline is known.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(900);
 
-impl Framework {
-    /// Reads the configuration, builds the clients and learns the function's own identity.
-    pub async fn start(
-        function: &'static str,
-        env: &Env,
-        sdk: SdkConfig,
-    ) -> Result<Self, StartupError> {
-        let config = CommonConfig::from_env(function, env)?;
-        let clients = FrameworkClients::new(&sdk);
-        let caller = clients
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| StartupError::Identity(sdk_message(&e)))?;
-        let identity = caller
-            .arn()
-            .ok_or_else(|| StartupError::Identity("the answer carries no ARN".into()))?
-            .to_owned();
-        Ok(Self {
-            history: History::new(clients.dynamodb, config.history_table.clone()),
-            notifier: Notifier::new(clients.sns, config.alert_topic_arn.clone(), function),
-            exemptions: Exemptions::new(config.protected_principals.clone(), &identity),
-            identity,
-            sdk,
-            config,
-        })
-    }
-
-    /// A safeguard for `policy`, counting dry runs apart from real actions.
-    pub fn safeguard(&self, policy: SafeguardPolicy) -> Safeguard {
-        Safeguard::new(self.history.clone(), policy, self.config.dry_run)
-    }
-
-    pub fn function(&self) -> &'static str {
-        self.config.function
-    }
-
-    /// The partition of this function's own identity (`aws`, `aws-cn`, `aws-us-gov`), for
-    /// building ARNs.
-    pub fn partition(&self) -> &str {
-        self.identity
-            .split(':')
-            .nth(1)
-            .filter(|p| !p.is_empty())
-            .unwrap_or("aws")
-    }
-}
-
-/// One resource to remediate, found in an event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Case<T> {
-    /// The resource's id, as history and notifications name it.
-    pub resource: String,
-    pub target: T,
-}
-
-/// What an event asks of a function.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Intake<T> {
-    Cases(Vec<Case<T>>),
-    /// Nothing in this event concerns the function, and why.
-    Ignore(String),
-}
-
-/// What the live state says about a case.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict<S> {
-    Act(Subject<S>),
-    NothingToDo(String),
-    AlreadyRemediated(String),
-    /// The resource is exempt: nothing is done and a human is told.
-    Exempt(String),
-    /// Nothing is to be done, but a person should know (an offense below the threshold).
-    Notice {
-        severity: Severity,
-        headline: String,
-        detail: String,
-        facts: Value,
-    },
-}
-
-/// A live resource to act on, with what history keeps about it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Subject<S> {
-    pub subject: S,
-    /// The state before any change: enough to undo it.
-    pub before: Value,
-    /// One line that tells a person what this resource is.
-    pub summary: String,
-    /// What acting will do, step by step (what a dry run reports).
-    pub plan: Vec<String>,
-    /// How a person undoes the action.
-    pub undo: Vec<String>,
-}
-
-/// The outcome of one step of an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Step {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-    /// A failure here leaves the incident dangerous: wake a human.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub critical: bool,
-}
-
-impl Step {
-    pub fn ok(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ok: true,
-            detail: detail.into(),
-            critical: false,
-        }
-    }
-    pub fn failed(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ok: false,
-            detail: detail.into(),
-            critical: false,
-        }
-    }
-    pub fn critical(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            critical: true,
-            ..Self::failed(name, detail)
-        }
-    }
-}
-
-/// What the framework knows of the invocation, handed to the remediation.
-#[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
-    pub framework: &'a Framework,
-    pub trigger: &'a Trigger,
-    pub delivery_id: &'a str,
-    /// Who caused the event, when CloudTrail says.
-    pub actor: Option<&'a Principal>,
-    pub dry_run: bool,
-    pub now: SystemTime,
-}
-
-/// Why the cases of an event could not be found.
-#[derive(Debug, thiserror::Error)]
-pub enum IntakeError {
-    #[error(transparent)]
-    Input(#[from] EventError),
-    /// Listing what the event concerns failed: nothing was changed, a retry may succeed.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// Why a live check could not be made. Nothing has been changed when this is returned.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct VerifyError(pub String);
-
-/// A countermeasure, plugged into the pipeline.
-pub trait Remediation: Sync {
-    type Target: Send + Sync;
-    type Subject: Send + Sync;
-
-    /// The verb, in history, notifications and metrics (`isolate`).
-    fn action(&self) -> &'static str;
-    /// The verb's past tense, for headlines (`isolated`).
-    fn done(&self) -> &'static str;
-    /// Whether a protected principal behind the event stops the action (true when the
-    /// action counters what the principal did; false when the event is a request, like a
-    /// `Tainted` tag, that anyone may make).
-    fn counters_actor(&self) -> bool;
-    fn safeguard(&self) -> Option<&Safeguard>;
-    /// The severity of a notification when every step succeeded: what a person should do
-    /// about a remediation that worked (a healed trail still means someone tampered with it).
-    fn acted_severity(&self) -> Severity {
-        Severity::Info
-    }
-    /// The cases in an event. Malformed parameters are an error; irrelevant ones an
-    /// `Ignore`. May read AWS (a scheduled audit lists what to audit), never change it.
-    fn intake(
-        &self,
-        trigger: &Trigger,
-    ) -> impl Future<Output = Result<Intake<Self::Target>, IntakeError>> + Send;
-    /// Checks a case against the live state. Must not change anything.
-    fn verify(
-        &self,
-        ctx: &Context<'_>,
-        case: &Case<Self::Target>,
-    ) -> impl Future<Output = Result<Verdict<Self::Subject>, VerifyError>> + Send;
-    /// Carries out the action. Independent steps run concurrently; a failing step does not
-    /// stop the others that are still safe.
-    fn act(
-        &self,
-        ctx: &Context<'_>,
-        case: &Case<Self::Target>,
-        subject: &Self::Subject,
-    ) -> impl Future<Output = Vec<Step>> + Send;
-}
-
-/// How one case ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
-    Remediated { steps: Vec<Step> },
-    Partial { steps: Vec<Step> },
-    DryRun { plan: Vec<String> },
-    Held { reason: String },
-    Exempt { reason: String },
-    Duplicate,
-    AlreadyRemediated { reason: String },
-    NothingToDo { reason: String },
-    Noticed { detail: String },
-    Unverified { error: String },
-}
-
-impl Outcome {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Remediated { .. } => "remediated",
-            Self::Partial { .. } => "partial",
-            Self::DryRun { .. } => "dry-run",
-            Self::Held { .. } => "held",
-            Self::Exempt { .. } => "exempt",
-            Self::Duplicate => "duplicate",
-            Self::AlreadyRemediated { .. } => "already-remediated",
-            Self::NothingToDo { .. } => "nothing-to-do",
-            Self::Noticed { .. } => "noticed",
-            Self::Unverified { .. } => "unverified",
-        }
-    }
-}
-
-/// The report of one case, part of the invocation's answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CaseReport {
-    pub resource: String,
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    /// The severity of the notification sent, if one was.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notified: Option<Severity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_error: Option<String>,
-}
-
-/// The answer of a handled invocation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub function: &'static str,
-    pub delivery_id: String,
-    pub trigger: String,
-    pub dry_run: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignored: Option<String>,
-    pub cases: Vec<CaseReport>,
-}
-
-impl Summary {
-    pub fn outcome_of(&self, resource: &str) -> Option<&Outcome> {
-        self.cases
-            .iter()
-            .find(|c| c.resource == resource)
-            .map(|c| &c.outcome)
-    }
-}
-
-/// Handles one invocation end to end. Only input that cannot be processed, and live checks
-/// that failed before anything changed, are errors; every other outcome is in the summary.
+/// Handles one invocation with no deadline known (tests, direct calls).
 pub async fn handle<R: Remediation>(
     fw: &Framework,
     remediation: &R,
     payload: &Value,
     request_id: &str,
 ) -> Result<Summary, HandleError> {
-    let trigger = events::decode(payload)?;
-    let delivery_id = trigger.delivery_id(request_id);
-    let actor = match &trigger {
-        Trigger::ApiCall(_, call) => Some(&call.principal),
-        _ => None,
+    handle_until(fw, remediation, payload, request_id, None).await
+}
+
+/// Handles one invocation that is killed at `deadline`, over the table and the topic.
+pub async fn handle_until<R: Remediation>(
+    fw: &Framework,
+    remediation: &R,
+    payload: &Value,
+    request_id: &str,
+    deadline: Option<SystemTime>,
+) -> Result<Summary, HandleError> {
+    let run = Run {
+        fw,
+        ledger: &fw.history,
+        pager: &fw.notifier,
     };
-    let mut summary = Summary {
-        function: fw.function(),
-        delivery_id: delivery_id.clone(),
-        trigger: trigger.describe(),
-        dry_run: fw.config.dry_run,
-        ignored: None,
-        cases: Vec::new(),
-    };
-    if let Some(PrincipalExemption::OwnRole) = actor.and_then(|a| fw.exemptions.check(a)) {
-        summary.ignored = Some("caused by this function's own role".into());
-        return Ok(summary);
+    run.handle(remediation, payload, request_id, deadline).await
+}
+
+/// One invocation's view of the framework, its history and its pager.
+pub struct Run<'a, L, P> {
+    pub fw: &'a Framework,
+    pub ledger: &'a L,
+    pub pager: &'a P,
+}
+
+/// The first round's answers for an incident this trigger opened (or took over).
+struct Opened<S> {
+    incident: Incident,
+    /// The last incident that remediated this resource, from the lock.
+    remediated: Option<String>,
+    verdict: Result<Verdict<S>, VerifyError>,
+    survey: Option<Survey>,
+    resumed: bool,
+}
+
+fn report(case: &str, outcome: Outcome, resumed: bool) -> CaseReport {
+    CaseReport {
+        resource: case.to_owned(),
+        outcome,
+        resumed,
+        notified: None,
+        notify_error: None,
     }
-    let intake = remediation.intake(&trigger).await.map_err(|e| match e {
-        IntakeError::Input(e) => HandleError::Input(e),
-        IntakeError::Unavailable(e) => HandleError::Retry(e),
-    })?;
-    let cases = match intake {
-        Intake::Ignore(reason) => {
-            summary.ignored = Some(reason);
+}
+
+/// The safeguard holder of an incident: the same for every invocation that works on it.
+fn holder(function: &str, delivery: &str, resource: &str) -> String {
+    format!("{function}:{delivery}:{resource}")
+}
+
+impl<L: Ledger, P: Pager> Run<'_, L, P> {
+    /// Handles one invocation end to end. Only input that cannot be processed, live checks
+    /// that failed before anything changed, and actions cut short by the deadline are
+    /// errors; every other outcome is in the summary.
+    pub async fn handle<R: Remediation>(
+        &self,
+        r: &R,
+        payload: &Value,
+        request_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Summary, HandleError> {
+        let fw = self.fw;
+        let trigger = events::decode(payload)?;
+        let delivery_id = trigger.delivery_id(request_id);
+        let actor = match &trigger {
+            Trigger::ApiCall(_, call) => Some(&call.principal),
+            _ => None,
+        };
+        let mut summary = Summary {
+            function: fw.function(),
+            delivery_id: delivery_id.clone(),
+            trigger: trigger.describe(),
+            dry_run: fw.config.dry_run,
+            ignored: None,
+            cases: Vec::new(),
+        };
+        if let Some(PrincipalExemption::OwnRole) = actor.and_then(|a| fw.exemptions.check(a)) {
+            summary.ignored = Some("caused by this function's own role".into());
             return Ok(summary);
         }
-        Intake::Cases(cases) => cases,
-    };
-    let ctx = Context {
-        framework: fw,
-        trigger: &trigger,
-        delivery_id: &delivery_id,
-        actor,
-        dry_run: fw.config.dry_run,
-        now: SystemTime::now(),
-    };
-    summary.cases = join_all(cases.iter().map(|case| run_case(&ctx, remediation, case))).await;
+        let ctx = Context {
+            framework: fw,
+            trigger: &trigger,
+            delivery_id: &delivery_id,
+            incident: &delivery_id,
+            actor,
+            dry_run: fw.config.dry_run,
+            now: SystemTime::now(),
+            deadline,
+        };
+        if matches!(trigger, Trigger::Sweep) {
+            summary.cases = self.sweep(&ctx, r).await?;
+            if summary.cases.is_empty() {
+                summary.ignored = Some("no abandoned incident".into());
+            }
+            return finish(fw, summary);
+        }
+        let intake = r.intake(&trigger).await.map_err(|e| match e {
+            IntakeError::Input(e) => HandleError::Input(e),
+            IntakeError::Unavailable(e) => HandleError::Retry(e),
+        })?;
+        let cases = match intake {
+            Intake::Ignore(reason) => {
+                summary.ignored = Some(reason);
+                return Ok(summary);
+            }
+            Intake::Cases(cases) => cases,
+        };
+        summary.cases = join_all(cases.iter().map(|case| self.run_case(&ctx, r, case))).await;
+        finish(fw, summary)
+    }
 
+    /// The lease of an incident opened or taken over now: the deadline, plus a margin.
+    fn lease_until(ctx: &Context<'_>) -> SystemTime {
+        ctx.deadline.unwrap_or(ctx.now + LONGEST_INVOCATION) + LEASE_MARGIN
+    }
+
+    async fn survey<R: Remediation>(r: &R, holder: &str, now: SystemTime) -> Option<Survey> {
+        match r.safeguard() {
+            Some(sg) => Some(sg.survey(holder, now).await),
+            None => None,
+        }
+    }
+
+    /// One case: open, join or resume its incident. Never fails: every failure is an outcome.
+    async fn run_case<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+    ) -> CaseReport {
+        let function = self.fw.function();
+        let incident_id = Incident::key(ctx.now, ctx.delivery_id);
+        let target = serde_json::to_value(&case.target).unwrap_or(Value::Null);
+        let request = LockRequest {
+            action: r.action(),
+            resource: &case.resource,
+            function,
+            delivery: ctx.delivery_id,
+            incident: &incident_id,
+            target: &target,
+            now: ctx.now,
+            lease_until: Self::lease_until(ctx),
+        };
+        let holder = holder(function, ctx.delivery_id, &case.resource);
+        let (lock, verdict, survey) = tokio::join!(
+            self.ledger.lock(&request),
+            r.verify(ctx, case),
+            Self::survey(r, &holder, ctx.now)
+        );
+        match lock {
+            Err(e) => {
+                let held = Outcome::Held {
+                    reason: format!("cannot open the incident, failing closed: {e}"),
+                };
+                self.notify(ctx, r, case, None, report(&case.resource, held, false))
+                    .await
+            }
+            Ok(Lock::Duplicate) => report(&case.resource, Outcome::Duplicate, false),
+            Ok(Lock::Joined { incident }) => self.join(ctx, r, case, incident, verdict).await,
+            // Boxed: the stages' futures are large, and a case's future lives on the stack.
+            Ok(Lock::Stale(held)) => Box::pin(self.resume(ctx, r, case, held, survey)).await,
+            Ok(Lock::Opened { remediated }) => {
+                let incident = self.incident(ctx, r, case, incident_id, ctx.delivery_id);
+                let opened = Opened {
+                    incident,
+                    remediated,
+                    verdict,
+                    survey,
+                    resumed: false,
+                };
+                Box::pin(self.proceed(ctx, r, case, opened)).await
+            }
+        }
+    }
+
+    fn incident<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        id: String,
+        delivery: &str,
+    ) -> Incident {
+        Incident {
+            id,
+            function: self.fw.function().to_owned(),
+            action: r.action().to_owned(),
+            resource: case.resource.clone(),
+            delivery_id: delivery.to_owned(),
+            trigger: ctx.trigger.describe(),
+            actor: ctx.actor.map(|a| a.display_arn().to_owned()),
+            opened_at: ctx.now,
+            before: Value::Null,
+        }
+    }
+
+    /// Another trigger's incident is open: this delivery's own history is kept, nothing else.
+    async fn join<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        incident: String,
+        verdict: Result<Verdict<R::Subject>, VerifyError>,
+    ) -> CaseReport {
+        if let Ok(v) = &verdict
+            && let Err(e) = r.record(ctx, case, v).await
+        {
+            let error = format!("joined incident {incident} but could not record: {e}");
+            return report(&case.resource, Outcome::Unverified { error }, false);
+        }
+        if let Err(e) = self
+            .ledger
+            .join(r.action(), &case.resource, &incident, ctx.delivery_id)
+            .await
+        {
+            tracing::warn!(error = %e, %incident, "could not note the joining delivery");
+        }
+        report(&case.resource, Outcome::Joined { incident }, false)
+    }
+
+    /// An incident whose invocation died: take it over and finish it from the state recorded
+    /// when it opened.
+    async fn resume<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        held: OpenIncident,
+        survey: Option<Survey>,
+    ) -> CaseReport {
+        let action = r.action();
+        match self
+            .ledger
+            .take_over(action, &case.resource, &held, Self::lease_until(ctx))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let joined = Outcome::Joined {
+                    incident: held.incident,
+                };
+                return report(&case.resource, joined, false);
+            }
+            Err(e) => {
+                let error = format!("cannot take over abandoned incident {}: {e}", held.incident);
+                return self.abandoned(ctx, action, &case.resource, error).await;
+            }
+        }
+        let ctx = Context {
+            incident: &held.delivery,
+            ..*ctx
+        };
+        let ctx = &ctx;
+        let mut incident = self.incident(ctx, r, case, held.incident.clone(), &held.delivery);
+        let verdict = match self.ledger.incident(&case.resource, &held.incident).await {
+            Err(e) => {
+                let error = format!("cannot read abandoned incident {}: {e}", held.incident);
+                return self.abandoned(ctx, action, &case.resource, error).await;
+            }
+            // Nothing was recorded, so nothing was changed: check again from the start.
+            Ok(None) => r.verify(ctx, case).await,
+            Ok(Some(record)) if record.status != IncidentStatus::InProgress.as_str() => {
+                self.release(r, &case.resource, &held.incident, &record.status)
+                    .await;
+                let reason = format!("incident {} was closed as {}", held.incident, record.status);
+                return report(&case.resource, Outcome::AlreadyRemediated { reason }, false);
+            }
+            Ok(Some(record)) => {
+                incident.trigger = record.trigger;
+                r.resume(ctx, case, &record.before).await
+            }
+        };
+        let opened = Opened {
+            incident,
+            remediated: None,
+            verdict,
+            survey,
+            resumed: true,
+        };
+        Box::pin(self.proceed(ctx, r, case, opened)).await
+    }
+
+    /// An abandoned incident that cannot be resumed now: a person must look, and the lease
+    /// runs out again for the next try.
+    async fn abandoned(
+        &self,
+        ctx: &Context<'_>,
+        action: &str,
+        resource: &str,
+        error: String,
+    ) -> CaseReport {
+        let n = Notification {
+            severity: Severity::Critical,
+            action: "resume-failed".to_owned(),
+            resource: resource.to_owned(),
+            headline: format!("cannot resume {action} of {resource}"),
+            body: vec![
+                format!(
+                    "An incident for {resource} was left open by an invocation that died, and it \
+                     cannot be resumed now: {error}. Its changes may be half done: check the \
+                     resource now. The sweep tries again."
+                ),
+                format!("Trigger: {}.", ctx.trigger.describe()),
+            ],
+            facts: serde_json::json!({"resource": resource, "error": error}),
+        };
+        self.send(&n, report(resource, Outcome::Unverified { error }, true))
+            .await
+    }
+
+    /// From an open incident and a live verdict to the end: exempt, safeguard and record,
+    /// act, record, notify.
+    async fn proceed<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        opened: Opened<R::Subject>,
+    ) -> CaseReport {
+        let Opened {
+            mut incident,
+            remediated,
+            verdict,
+            survey,
+            resumed,
+        } = opened;
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(e) => {
+                // Nothing changed: give the delivery back so that Lambda's retry can act.
+                if let Err(forget) = self
+                    .ledger
+                    .forget(r.action(), &case.resource, &incident.id, ctx.delivery_id)
+                    .await
+                {
+                    tracing::error!(error = %forget, "could not reopen the delivery for a retry");
+                }
+                return report(&case.resource, Outcome::Unverified { error: e.0 }, resumed);
+            }
+        };
+        let Verdict::Act(subject) = &verdict else {
+            return self
+                .conclude(ctx, r, case, &incident, &verdict, resumed)
+                .await;
+        };
+        if let (Some(why), Some(by)) = (r.settled(&subject.subject), &remediated) {
+            let settled = Verdict::AlreadyRemediated(format!("{why}; incident {by} remediated it"));
+            return self
+                .conclude(ctx, r, case, &incident, &settled, resumed)
+                .await;
+        }
+        let report = |outcome| report(&case.resource, outcome, resumed);
+        if r.counters_actor()
+            && let Some(PrincipalExemption::Protected(pattern)) =
+                ctx.actor.and_then(|a| self.fw.exemptions.check(a))
+        {
+            let reason = format!(
+                "{} is a protected principal ({pattern})",
+                ctx.actor.map(Principal::display_arn).unwrap_or_default()
+            );
+            self.release(r, &case.resource, &incident.id, "exempt")
+                .await;
+            return self
+                .notify(
+                    ctx,
+                    r,
+                    case,
+                    Some(subject),
+                    report(Outcome::Exempt { reason }),
+                )
+                .await;
+        }
+
+        // The second round: take the safeguard slot and record before acting, at once.
+        incident.before = subject.before.clone();
+        let opening = if ctx.dry_run {
+            IncidentStatus::DryRun
+        } else {
+            IncidentStatus::InProgress
+        };
+        let holder = holder(self.fw.function(), ctx.incident, &case.resource);
+        let (slot, recorded, noted) = tokio::join!(
+            async {
+                match (r.safeguard(), survey) {
+                    (Some(_), Some(s)) if resumed && s.held_by(&holder) => {
+                        SlotDecision::Granted { slot: 0 }
+                    }
+                    (Some(sg), Some(s)) => sg.claim(s, &holder, ctx.now).await,
+                    _ => SlotDecision::Granted { slot: 0 },
+                }
+            },
+            self.ledger.open_incident(&incident, opening),
+            r.record(ctx, case, &verdict)
+        );
+        let recorded_ok = recorded.is_ok();
+        if let Some(e) = recorded.err().map(|e| e.to_string()).or(noted.err()) {
+            let held = Outcome::Held {
+                reason: format!("cannot record before acting, failing closed: {e}"),
+            };
+            if recorded_ok {
+                self.close(r, &incident, IncidentStatus::Held, &held).await;
+            } else {
+                self.release(r, &case.resource, &incident.id, "held").await;
+            }
+            return self.notify(ctx, r, case, Some(subject), report(held)).await;
+        }
+        if let SlotDecision::Refused { reason } = slot {
+            let outcome = Outcome::Held { reason };
+            self.close(r, &incident, IncidentStatus::Held, &outcome)
+                .await;
+            return self
+                .notify(ctx, r, case, Some(subject), report(outcome))
+                .await;
+        }
+        if ctx.dry_run {
+            let outcome = Outcome::DryRun {
+                plan: subject.plan.clone(),
+            };
+            self.close(r, &incident, IncidentStatus::DryRun, &outcome)
+                .await;
+            return self
+                .notify(ctx, r, case, Some(subject), report(outcome))
+                .await;
+        }
+
+        let Some(steps) = act_in_time(ctx, r, case, &subject.subject).await else {
+            // The incident stays open, its lease ended now: the retry resumes it at once.
+            if let Err(e) = self
+                .ledger
+                .lapse(r.action(), &case.resource, &incident.id, SystemTime::now())
+                .await
+            {
+                tracing::error!(error = %e, "could not end the lease; the sweep will resume");
+            }
+            let outcome = Outcome::Unfinished {
+                not_confirmed: subject.plan.clone(),
+            };
+            return self
+                .notify(ctx, r, case, Some(subject), report(outcome))
+                .await;
+        };
+        let (status, outcome) = if steps.iter().all(|s| s.ok) {
+            (IncidentStatus::Remediated, Outcome::Remediated { steps })
+        } else if steps.iter().any(|s| s.ok) {
+            (IncidentStatus::Partial, Outcome::Partial { steps })
+        } else {
+            (IncidentStatus::Failed, Outcome::Partial { steps })
+        };
+        let (_, report) = tokio::join!(
+            self.close(r, &incident, status, &outcome),
+            self.notify(ctx, r, case, Some(subject), report(outcome.clone()))
+        );
+        report
+    }
+
+    /// A verdict that acts on nothing: its record, the lock closed, a person told if needed.
+    async fn conclude<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        incident: &Incident,
+        verdict: &Verdict<R::Subject>,
+        resumed: bool,
+    ) -> CaseReport {
+        if let Err(error) = r.record(ctx, case, verdict).await {
+            if let Err(e) = self
+                .ledger
+                .forget(r.action(), &case.resource, &incident.id, ctx.delivery_id)
+                .await
+            {
+                tracing::error!(error = %e, "could not reopen the delivery for a retry");
+            }
+            return report(&case.resource, Outcome::Unverified { error }, resumed);
+        }
+        let (outcome, status) = match verdict {
+            Verdict::Act(_) => unreachable_act(),
+            Verdict::NothingToDo(reason) => (
+                Outcome::NothingToDo {
+                    reason: reason.clone(),
+                },
+                IncidentStatus::Failed,
+            ),
+            Verdict::AlreadyRemediated(reason) | Verdict::Healthy { reason, .. } => (
+                Outcome::AlreadyRemediated {
+                    reason: reason.clone(),
+                },
+                IncidentStatus::Remediated,
+            ),
+            Verdict::Exempt(reason) => (
+                Outcome::Exempt {
+                    reason: reason.clone(),
+                },
+                IncidentStatus::Exempt,
+            ),
+            Verdict::Notice {
+                severity,
+                headline,
+                detail,
+                facts,
+            } => {
+                self.release(r, &case.resource, &incident.id, "noticed")
+                    .await;
+                let n = Notification {
+                    severity: *severity,
+                    action: "notice".to_owned(),
+                    resource: case.resource.clone(),
+                    headline: headline.clone(),
+                    body: vec![
+                        detail.clone(),
+                        format!("Trigger: {}.", ctx.trigger.describe()),
+                    ],
+                    facts: facts.clone(),
+                };
+                let noticed = Outcome::Noticed {
+                    detail: detail.clone(),
+                };
+                return self
+                    .send(&n, report(&case.resource, noticed, resumed))
+                    .await;
+            }
+        };
+        if resumed {
+            // The abandoned incident's record says in-progress: give it its end.
+            self.close(r, incident, status, &outcome).await;
+        } else {
+            let remediated = status == IncidentStatus::Remediated;
+            let name = outcome.name();
+            if let Err(e) = self
+                .ledger
+                .release(r.action(), &case.resource, &incident.id, name, remediated)
+                .await
+            {
+                tracing::error!(error = %e, "could not close the incident lock");
+            }
+        }
+        let report = report(&case.resource, outcome, resumed);
+        match (&report.outcome, resumed) {
+            (Outcome::Exempt { .. }, _) | (_, true) => {
+                self.notify::<R>(ctx, r, case, None, report).await
+            }
+            _ => report,
+        }
+    }
+
+    /// Closes the lock with an outcome; a failure is logged (the lease then runs out and the
+    /// sweep finds the incident closed).
+    async fn release<R: Remediation>(&self, r: &R, resource: &str, incident: &str, outcome: &str) {
+        if let Err(e) = self
+            .ledger
+            .release(r.action(), resource, incident, outcome, false)
+            .await
+        {
+            tracing::error!(error = %e, %resource, "could not close the incident lock");
+        }
+    }
+
+    /// Records an incident's outcome and closes its lock; a failure is logged, since the
+    /// action already happened.
+    async fn close<R: Remediation>(
+        &self,
+        r: &R,
+        incident: &Incident,
+        status: IncidentStatus,
+        outcome: &Outcome,
+    ) {
+        let detail = serde_json::to_value(outcome).unwrap_or(Value::Null);
+        let (closed, released) = tokio::join!(
+            self.ledger
+                .close_incident(incident, status, &detail, SystemTime::now()),
+            self.ledger.release(
+                r.action(),
+                &incident.resource,
+                &incident.id,
+                status.as_str(),
+                status == IncidentStatus::Remediated,
+            )
+        );
+        if let Err(e) = closed.and(released) {
+            tracing::error!(error = %e, resource = %incident.resource, "could not record the outcome");
+        }
+    }
+
+    /// The periodic sweep: every open incident of this action whose lease ran out, resumed.
+    async fn sweep<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+    ) -> Result<Vec<CaseReport>, HandleError> {
+        let stale = self
+            .ledger
+            .stale(r.action(), ctx.now)
+            .await
+            .map_err(|e| HandleError::Retry(e.to_string()))?;
+        Ok(
+            join_all(stale.into_iter().map(|(resource, held)| async move {
+                match serde_json::from_value::<R::Target>(held.target.clone()) {
+                    Ok(target) => {
+                        let case = Case { resource, target };
+                        let holder = holder(self.fw.function(), &held.delivery, &case.resource);
+                        let survey = Self::survey(r, &holder, ctx.now).await;
+                        Box::pin(self.resume(ctx, r, &case, held, survey)).await
+                    }
+                    Err(e) => {
+                        let error = format!(
+                            "incident {} has an unreadable target in history: {e}",
+                            held.incident
+                        );
+                        self.abandoned(ctx, r.action(), &resource, error).await
+                    }
+                }
+            }))
+            .await,
+        )
+    }
+
+    /// The notification for an outcome, then sent.
+    async fn notify<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        subject: Option<&Subject<R::Subject>>,
+        report: CaseReport,
+    ) -> CaseReport {
+        let verbs = Verbs {
+            action: r.action(),
+            done: r.done(),
+            acted: r.acted_severity(),
+        };
+        let n = compose(
+            ctx,
+            verbs,
+            &case.resource,
+            subject,
+            &report.outcome,
+            report.resumed,
+        );
+        self.send(&n, report).await
+    }
+
+    async fn send(&self, n: &Notification, mut report: CaseReport) -> CaseReport {
+        match self.pager.page(n).await {
+            Ok(()) => report.notified = Some(n.severity),
+            Err(e) => {
+                tracing::error!(error = %e, resource = %n.resource, "notification failed");
+                report.notify_error = Some(e.to_string());
+            }
+        }
+        report
+    }
+}
+
+/// `conclude` is only reached with verdicts that do not act.
+fn unreachable_act() -> (Outcome, IncidentStatus) {
+    (
+        Outcome::NothingToDo {
+            reason: "nothing to conclude".into(),
+        },
+        IncidentStatus::Failed,
+    )
+}
+
+/// Acts within the invocation's deadline, keeping [`RESERVE`] to record and notify; `None`
+/// when time ran out before every step was confirmed.
+async fn act_in_time<R: Remediation>(
+    ctx: &Context<'_>,
+    r: &R,
+    case: &Case<R::Target>,
+    subject: &R::Subject,
+) -> Option<Vec<crate::contract::Step>> {
+    let act = Box::pin(r.act(ctx, case, subject));
+    let Some(deadline) = ctx.deadline else {
+        return Some(act.await);
+    };
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+        .saturating_sub(RESERVE);
+    tokio::time::timeout(left, act).await.ok()
+}
+
+/// Metrics and logs for every case; the answer, or the error that makes Lambda retry.
+fn finish(fw: &Framework, summary: Summary) -> Result<Summary, HandleError> {
     let mut counts = Counts::default();
+    let mut retry = Vec::new();
+    let mut unfinished = Vec::new();
     for case in &summary.cases {
-        match case.outcome {
+        match &case.outcome {
             Outcome::Remediated { .. } => counts.taken += 1,
             Outcome::Partial { .. } => {
                 counts.taken += 1;
                 counts.failed += 1;
             }
             Outcome::Held { .. } | Outcome::Exempt { .. } => counts.held += 1,
-            Outcome::Unverified { .. } => counts.failed += 1,
+            Outcome::Unverified { error } => {
+                counts.failed += 1;
+                retry.push(format!("{}: {error}", case.resource));
+            }
+            Outcome::Unfinished { .. } => {
+                counts.failed += 1;
+                unfinished.push(case.resource.clone());
+            }
             _ => {}
         }
         if case.notify_error.is_some() {
@@ -386,349 +764,21 @@ pub async fn handle<R: Remediation>(
         tracing::info!(
             resource = %case.resource,
             outcome = case.outcome.name(),
+            resumed = case.resumed,
             notified = ?case.notified,
             "case handled"
         );
     }
     metrics::emit(fw.function(), counts);
-
-    let unverified: Vec<String> = summary
-        .cases
-        .iter()
-        .filter_map(|c| match &c.outcome {
-            Outcome::Unverified { error } => Some(format!("{}: {error}", c.resource)),
-            _ => None,
-        })
-        .collect();
-    if !unverified.is_empty() {
-        return Err(HandleError::Retry(unverified.join("; ")));
+    if !unfinished.is_empty() {
+        return Err(HandleError::Unfinished(unfinished.join(", ")));
+    }
+    if !retry.is_empty() {
+        return Err(HandleError::Retry(retry.join("; ")));
     }
     Ok(summary)
 }
 
-/// One case through the pipeline. Never fails: every failure is an outcome.
-async fn run_case<R: Remediation>(ctx: &Context<'_>, r: &R, case: &Case<R::Target>) -> CaseReport {
-    let fw = ctx.framework;
-    let function = fw.function();
-    let report = |outcome| CaseReport {
-        resource: case.resource.clone(),
-        outcome,
-        notified: None,
-        notify_error: None,
-    };
-
-    // The first round: verify, dedupe and survey the safeguard's slots together. None of
-    // them changes anything that matters if the case turns out to need nothing (the claim is
-    // a key nobody else uses), and together they cost one round trip.
-    let holder = format!("{function}:{}:{}", ctx.delivery_id, case.resource);
-    let (claim, verdict, survey) = tokio::join!(
-        fw.history
-            .claim_delivery(function, ctx.delivery_id, &case.resource, ctx.now),
-        r.verify(ctx, case),
-        async {
-            match r.safeguard() {
-                Some(sg) => Some(sg.survey(&holder, ctx.now).await),
-                None => None,
-            }
-        }
-    );
-    match claim {
-        Ok(Claim::First) => {}
-        Ok(Claim::Duplicate) => return report(Outcome::Duplicate),
-        Err(e) => {
-            let held = Outcome::Held {
-                reason: format!("cannot deduplicate, failing closed: {e}"),
-            };
-            return notify(ctx, r, case, None, report(held)).await;
-        }
-    }
-    let verdict = match verdict {
-        Ok(v) => v,
-        Err(e) => {
-            // Nothing changed: give the claim back so that Lambda's retry can act.
-            if let Err(release) = fw
-                .history
-                .release_delivery(function, ctx.delivery_id, &case.resource)
-                .await
-            {
-                tracing::error!(error = %release, "could not release the dedupe claim");
-            }
-            return report(Outcome::Unverified { error: e.0 });
-        }
-    };
-    let subject = match verdict {
-        Verdict::Act(subject) => subject,
-        Verdict::NothingToDo(reason) => return report(Outcome::NothingToDo { reason }),
-        Verdict::AlreadyRemediated(reason) => {
-            return report(Outcome::AlreadyRemediated { reason });
-        }
-        Verdict::Exempt(reason) => {
-            return notify(ctx, r, case, None, report(Outcome::Exempt { reason })).await;
-        }
-        Verdict::Notice {
-            severity,
-            headline,
-            detail,
-            facts,
-        } => {
-            let n = Notification {
-                severity,
-                action: "notice".to_owned(),
-                resource: case.resource.clone(),
-                headline,
-                body: vec![
-                    detail.clone(),
-                    format!("Trigger: {}.", ctx.trigger.describe()),
-                ],
-                facts,
-            };
-            return send(fw, &n, report(Outcome::Noticed { detail })).await;
-        }
-    };
-    if r.counters_actor()
-        && let Some(PrincipalExemption::Protected(pattern)) =
-            ctx.actor.and_then(|a| fw.exemptions.check(a))
-    {
-        let reason = format!(
-            "{} is a protected principal ({pattern})",
-            ctx.actor.map(Principal::display_arn).unwrap_or_default()
-        );
-        return notify(
-            ctx,
-            r,
-            case,
-            Some(&subject),
-            report(Outcome::Exempt { reason }),
-        )
-        .await;
-    }
-
-    // The second round: record before acting, and take the safeguard slot at the same time.
-    let incident = Incident {
-        function: function.to_owned(),
-        action: r.action().to_owned(),
-        resource: case.resource.clone(),
-        delivery_id: ctx.delivery_id.to_owned(),
-        trigger: ctx.trigger.describe(),
-        actor: ctx.actor.map(|a| a.display_arn().to_owned()),
-        opened_at: ctx.now,
-        before: subject.before.clone(),
-    };
-    let opening = if ctx.dry_run {
-        IncidentStatus::DryRun
-    } else {
-        IncidentStatus::InProgress
-    };
-    let (slot, recorded) = tokio::join!(
-        async {
-            match (r.safeguard(), survey) {
-                (Some(sg), Some(survey)) => sg.claim(survey, &holder, ctx.now).await,
-                _ => SlotDecision::Granted { slot: 0 },
-            }
-        },
-        fw.history.open_incident(&incident, opening)
-    );
-    if let Err(e) = recorded {
-        let held = Outcome::Held {
-            reason: format!("cannot record the state before acting, failing closed: {e}"),
-        };
-        return notify(ctx, r, case, Some(&subject), report(held)).await;
-    }
-    if let SlotDecision::Refused { reason } = slot {
-        let outcome = Outcome::Held { reason };
-        close(ctx, &incident, IncidentStatus::Held, &outcome).await;
-        return notify(ctx, r, case, Some(&subject), report(outcome)).await;
-    }
-    if ctx.dry_run {
-        let outcome = Outcome::DryRun {
-            plan: subject.plan.clone(),
-        };
-        close(ctx, &incident, IncidentStatus::DryRun, &outcome).await;
-        return notify(ctx, r, case, Some(&subject), report(outcome)).await;
-    }
-
-    let steps = r.act(ctx, case, &subject.subject).await;
-    let (status, outcome) = if steps.iter().all(|s| s.ok) {
-        (IncidentStatus::Remediated, Outcome::Remediated { steps })
-    } else if steps.iter().any(|s| s.ok) {
-        (IncidentStatus::Partial, Outcome::Partial { steps })
-    } else {
-        (IncidentStatus::Failed, Outcome::Partial { steps })
-    };
-    let (_, report) = tokio::join!(
-        close(ctx, &incident, status, &outcome),
-        notify(ctx, r, case, Some(&subject), report(outcome.clone()))
-    );
-    report
-}
-
-/// Records an incident's outcome; a failure is logged, since the action already happened.
-async fn close(ctx: &Context<'_>, incident: &Incident, status: IncidentStatus, outcome: &Outcome) {
-    let detail = serde_json::to_value(outcome).unwrap_or(Value::Null);
-    if let Err(e) = ctx
-        .framework
-        .history
-        .close_incident(incident, status, &detail, SystemTime::now())
-        .await
-    {
-        tracing::error!(error = %e, resource = %incident.resource, "could not record the outcome");
-    }
-}
-
-/// The notification for an outcome, then sent.
-async fn notify<R: Remediation>(
-    ctx: &Context<'_>,
-    r: &R,
-    case: &Case<R::Target>,
-    subject: Option<&Subject<R::Subject>>,
-    report: CaseReport,
-) -> CaseReport {
-    let verbs = Verbs {
-        action: r.action(),
-        done: r.done(),
-        acted: r.acted_severity(),
-    };
-    let n = compose(ctx, verbs, &case.resource, subject, &report.outcome);
-    send(ctx.framework, &n, report).await
-}
-
-async fn send(fw: &Framework, n: &Notification, mut report: CaseReport) -> CaseReport {
-    match fw.notifier.send(n).await {
-        Ok(()) => report.notified = Some(n.severity),
-        Err(e) => {
-            tracing::error!(error = %e, resource = %n.resource, "notification failed");
-            report.notify_error = Some(e.to_string());
-        }
-    }
-    report
-}
-
-fn step_lines(steps: &[Step]) -> String {
-    steps
-        .iter()
-        .map(|s| {
-            let state = match (s.ok, s.critical) {
-                (true, _) => "ok",
-                (false, false) => "FAILED",
-                (false, true) => "FAILED (critical)",
-            };
-            format!("  - {}: {state} - {}", s.name, s.detail)
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// How a remediation speaks of itself in notifications.
-#[derive(Debug, Clone, Copy)]
-pub struct Verbs {
-    pub action: &'static str,
-    pub done: &'static str,
-    pub acted: Severity,
-}
-
-/// Writes the notification of an outcome, for a person first.
-pub fn compose<S>(
-    ctx: &Context<'_>,
-    verbs: Verbs,
-    resource: &str,
-    subject: Option<&Subject<S>>,
-    outcome: &Outcome,
-) -> Notification {
-    let Verbs {
-        action,
-        done,
-        acted,
-    } = verbs;
-    let trigger = ctx.trigger.describe();
-    let mut body = vec![format!("What happened: {trigger}.")];
-    if let Some(s) = subject {
-        body.push(format!("Resource: {}.", s.summary));
-    }
-    let (severity, notice_action, headline) = match outcome {
-        Outcome::Remediated { steps } | Outcome::Partial { steps } => {
-            body.push(format!("What was done:\n{}", step_lines(steps)));
-            let severity = if steps.iter().any(|s| !s.ok && s.critical) {
-                Severity::Critical
-            } else if steps.iter().any(|s| !s.ok) {
-                Severity::Warning
-            } else {
-                acted
-            };
-            let failed = steps.iter().filter(|s| !s.ok).count();
-            let headline = if failed == 0 {
-                format!("{done} {resource}")
-            } else {
-                format!("{done} {resource}, {failed} step(s) failed")
-            };
-            (severity, action.to_owned(), headline)
-        }
-        Outcome::DryRun { plan } => {
-            body.push(format!(
-                "DRY RUN: nothing was changed. It would have:\n{}",
-                plan.iter()
-                    .map(|p| format!("  - {p}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            ));
-            (
-                Severity::Info,
-                format!("{action}-dry-run"),
-                format!("dry run: would have {done} {resource}"),
-            )
-        }
-        Outcome::Held { reason } => {
-            body.push(format!(
-                "Nothing was done: {reason}. A person must decide whether to {action} {resource}."
-            ));
-            (
-                Severity::Critical,
-                "held".to_owned(),
-                format!("held, not {done}: {resource}"),
-            )
-        }
-        Outcome::Exempt { reason } => {
-            body.push(format!(
-                "Nothing was done: {reason}. A person must decide whether to {action} {resource}."
-            ));
-            (
-                Severity::Critical,
-                "exempt".to_owned(),
-                format!("exempt, not {done}: {resource}"),
-            )
-        }
-        other => (
-            Severity::Info,
-            other.name().to_owned(),
-            format!("{} {resource}", other.name()),
-        ),
-    };
-    if let (Some(s), Outcome::Remediated { .. } | Outcome::Partial { .. }) = (subject, outcome)
-        && !s.undo.is_empty()
-    {
-        body.push(format!(
-            "To undo, once the investigation allows:\n{}",
-            s.undo
-                .iter()
-                .map(|u| format!("  - {u}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ));
-    }
-    let facts = json!({
-        "delivery_id": ctx.delivery_id,
-        "trigger": trigger,
-        "actor": ctx.actor.map(Principal::display_arn),
-        "dry_run": ctx.dry_run,
-        "outcome": outcome,
-        "summary": subject.map(|s| s.summary.as_str()),
-        "undo": subject.map(|s| &s.undo),
-    });
-    Notification {
-        severity,
-        action: notice_action,
-        resource: resource.to_owned(),
-        headline,
-        body,
-        facts,
-    }
-}
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

@@ -4,7 +4,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::config::Env;
-use crate::pipeline::{self, Framework, Remediation, StartupError};
+use crate::contract::Remediation;
+use crate::framework::{Framework, StartupError};
+use crate::pipeline;
 
 /// JSON logs when Lambda's log format is JSON (`AWS_LAMBDA_LOG_FORMAT`), text otherwise.
 pub fn init_tracing() {
@@ -33,7 +35,18 @@ pub async fn serve<R: Remediation>(
     remediation: &R,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        match pipeline::handle(fw, remediation, &event.payload, &event.context.request_id).await {
+        // The runtime's deadline is in epoch milliseconds.
+        let deadline =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+        let handled = pipeline::handle_until(
+            fw,
+            remediation,
+            &event.payload,
+            &event.context.request_id,
+            Some(deadline),
+        )
+        .await;
+        match handled {
             Ok(summary) => Ok(serde_json::to_value(summary)?),
             Err(e) => {
                 tracing::error!(error = %e, "invocation failed");

@@ -45,9 +45,21 @@ pub enum SlotDecision {
     Refused { reason: String },
 }
 
-/// The slots a read found free, in the order to try them, or why the read failed.
+/// The slots a read found free, in the order to try them, or why the read failed; and who
+/// holds the busy ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Survey(Result<Vec<u32>, String>);
+pub struct Survey {
+    free: Result<Vec<u32>, String>,
+    holders: Vec<String>,
+}
+
+impl Survey {
+    /// Whether `holder` holds a slot of the current window: a resumed incident keeps the
+    /// slot its first invocation took.
+    pub fn held_by(&self, holder: &str) -> bool {
+        self.holders.iter().any(|h| h == holder)
+    }
+}
 
 impl SlotDecision {
     pub fn is_granted(&self) -> bool {
@@ -88,9 +100,21 @@ impl Safeguard {
     /// first-round reads so that taking a slot costs one more round trip, not two.
     pub async fn survey(&self, holder: &str, now: SystemTime) -> Survey {
         if self.policy.limit == 0 {
-            return Survey(Ok(Vec::new()));
+            return Survey {
+                free: Ok(Vec::new()),
+                holders: Vec::new(),
+            };
         }
-        Survey(self.candidates(holder, self.cutoff(now)).await)
+        match self.candidates(holder, self.cutoff(now)).await {
+            Ok((free, holders)) => Survey {
+                free: Ok(free),
+                holders,
+            },
+            Err(e) => Survey {
+                free: Err(e),
+                holders: Vec::new(),
+            },
+        }
     }
 
     /// Takes the first slot of a survey that is still free. A slot taken by someone else
@@ -108,7 +132,7 @@ impl Safeguard {
         let unavailable = |message: String| SlotDecision::Refused {
             reason: format!("safeguard unavailable, failing closed: {message}"),
         };
-        let candidates = match survey.0 {
+        let candidates = match survey.free {
             Ok(c) => c,
             Err(message) => return unavailable(message),
         };
@@ -136,9 +160,14 @@ impl Safeguard {
 
     /// Slots that looked free at the time of reading, in an order that starts at a point
     /// derived from the holder, so that concurrent acquirers mostly try different slots.
-    async fn candidates(&self, holder: &str, cutoff: u64) -> Result<Vec<u32>, String> {
+    async fn candidates(
+        &self,
+        holder: &str,
+        cutoff: u64,
+    ) -> Result<(Vec<u32>, Vec<String>), String> {
         let db = self.history.client();
         let mut busy = vec![false; self.policy.limit as usize];
+        let mut holders = Vec::new();
         let mut pages = db
             .query()
             .table_name(self.history.table())
@@ -163,22 +192,26 @@ impl Safeguard {
                 && let Some(b) = busy.get_mut(slot)
             {
                 *b = true;
+                if let Some(h) = item.get("holder").and_then(|v| v.as_s().ok()) {
+                    holders.push(h.clone());
+                }
             }
         }
         let free: Vec<u32> = (0..self.policy.limit)
             .filter(|&i| !busy[i as usize])
             .collect();
         if free.is_empty() {
-            return Ok(free);
+            return Ok((free, holders));
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         holder.hash(&mut h);
         let start = (h.finish() % free.len() as u64) as usize;
-        Ok(free[start..]
+        let order = free[start..]
             .iter()
             .chain(&free[..start])
             .copied()
-            .collect())
+            .collect();
+        Ok((order, holders))
     }
 
     /// One conditional write: true if this holder now owns the slot.

@@ -7,7 +7,10 @@ safeguard's concurrency tests exercise the same conditional writes production ma
 It also injects faults, for the error paths the emulator cannot produce by itself: a POST
 to /tourniquet/faults with a JSON list of {"operation": "CreateSnapshot", "code": "...",
 "status": 403} makes every later call of that operation fail with that AWS error, until the
-list is replaced or the emulator is reset (POST /moto-api/reset).
+list is replaced or the emulator is reset (POST /moto-api/reset). Optional fields choose
+which calls: "skip": N lets the first N calls through, "times": M faults only M calls; and
+"stall": S holds the call S seconds first (outside the server's lock, so other calls go on),
+then fails it with "code", or serves it when the fault has no "code".
 
 Usage: serve.py PORT_FILE. Writes the chosen port to PORT_FILE once it is listening.
 """
@@ -19,6 +22,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -75,18 +79,45 @@ def serialized(app):
             if path == "/moto-api/reset":
                 FAULTS.clear()
             operation, service, protocol = operation_of(environ, body)
-            for fault in FAULTS:
-                if fault["operation"] == operation:
-                    return fault_response(fault, service, protocol, start_response)
-            # Drain the body inside the lock: a WSGI app may do its work lazily.
-            result = app(environ, start_response)
-            try:
-                answer = b"".join(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close:
-                    close()
-        return [answer]
+            fault = chosen_fault(operation)
+            if fault is not None and not fault.get("stall"):
+                return fault_response(fault, service, protocol, start_response)
+            if fault is None:
+                return serve(app, environ, start_response)
+        time.sleep(float(fault["stall"]))
+        if "code" in fault:
+            return fault_response(fault, service, protocol, start_response)
+        with lock:
+            return serve(app, environ, start_response)
+
+    return wrapper
+
+
+def chosen_fault(operation):
+    """The fault that applies to this call of `operation`, counting calls as they come."""
+    for fault in FAULTS:
+        if fault["operation"] != operation:
+            continue
+        fault["seen"] = fault.get("seen", 0) + 1
+        if fault["seen"] <= fault.get("skip", 0):
+            continue
+        if "times" in fault and fault.get("applied", 0) >= fault["times"]:
+            continue
+        fault["applied"] = fault.get("applied", 0) + 1
+        return fault
+    return None
+
+
+def serve(app, environ, start_response):
+    # Drain the body inside the lock: a WSGI app may do its work lazily.
+    result = app(environ, start_response)
+    try:
+        answer = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close:
+            close()
+    return [answer]
 
     return wrapper
 

@@ -219,6 +219,27 @@ impl Account {
         post("/tourniquet/faults", &faults.to_string());
     }
 
+    /// Replaces the emulator's faults: each `{"operation", "code", "status"}`, optionally with
+    /// `skip`, `times` and `stall` (seconds held before failing, or before serving when
+    /// there is no `code`). An empty list clears them.
+    pub fn set_faults(&self, faults: Value) {
+        post("/tourniquet/faults", &faults.to_string());
+    }
+
+    /// Moves an open incident's lease into the past, as if its invocation had died long ago.
+    pub async fn expire_lease(&self, action: &str, resource: &str) {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("LOCK#{action}")))
+            .key("sk", AttributeValue::S(resource.to_owned()))
+            .update_expression("SET lease_until = :past")
+            .expression_attribute_values(":past", AttributeValue::N("0".into()))
+            .send()
+            .await
+            .expect("expire the lease");
+    }
+
     /// The environment of a deployed function, plus `extra`.
     pub fn env(&self, extra: &[(&str, &str)]) -> Env {
         let mut pairs = vec![

@@ -122,7 +122,7 @@ pub struct Disable {
 }
 
 /// An offense, as found in an event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Offense {
     pub principal: Principal,
     pub event: String,
@@ -146,6 +146,21 @@ fn history_lines(offenses: &[OffenseRecord]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// How a person gives a disabled user back its keys and its rights.
+fn user_undo(name: &str, keys: &[String]) -> Vec<String> {
+    keys.iter()
+        .map(|k| {
+            format!(
+                "aws iam update-access-key --user-name {name} --access-key-id {k} --status Active"
+            )
+        })
+        .chain([format!(
+            "aws iam delete-user-policy --user-name {name} --policy-name {}",
+            policy::USER_POLICY
+        )])
+        .collect()
 }
 
 impl Disabler {
@@ -317,16 +332,20 @@ impl Remediation for Disabler {
         let offender = Offender::of(&case.target.principal);
         let key = offender.key();
         let window = self.config.offense_window;
-        self.history
-            .record_offense(key, ctx.delivery_id, ctx.now, &case.target.event, window)
-            .await
-            .map_err(|e| VerifyError(e.to_string()))?;
         let since = ctx.now.checked_sub(window).unwrap_or(std::time::UNIX_EPOCH);
-        let offenses = self
+        let mut offenses = self
             .history
             .offenses_since(key, since)
             .await
             .map_err(|e| VerifyError(e.to_string()))?;
+        // This delivery counts whether or not its record (the record stage) is written yet.
+        if !offenses.iter().any(|o| o.delivery_id == ctx.delivery_id) {
+            offenses.push(OffenseRecord {
+                at_ms: tourniquet::history::epoch_millis(ctx.now),
+                delivery_id: ctx.delivery_id.to_owned(),
+                event: case.target.event.clone(),
+            });
+        }
         let count = offenses.len();
         let limit = self.config.offense_limit as usize;
         let days = window.as_secs() / 86_400;
@@ -376,11 +395,7 @@ impl Remediation for Disabler {
                         policy::USER_POLICY
                     )])
                     .collect();
-                let undo = keys
-                    .iter()
-                    .map(|k| format!("aws iam update-access-key --user-name {name} --access-key-id {k} --status Active"))
-                    .chain([format!("aws iam delete-user-policy --user-name {name} --policy-name {}", policy::USER_POLICY)])
-                    .collect();
+                let undo = user_undo(name, &keys);
                 let before = json!({"user": name, "active_keys": keys, "deny_policy": denied});
                 (
                     Disable {
@@ -435,6 +450,43 @@ impl Remediation for Disabler {
             plan,
             undo,
         }))
+    }
+
+    /// Every offense is counted, whatever becomes of its incident.
+    async fn record(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<Offense>,
+        _: &Verdict<Disable>,
+    ) -> Result<(), String> {
+        let key = Offender::of(&case.target.principal).key().to_owned();
+        let window = self.config.offense_window;
+        self.history
+            .record_offense(&key, ctx.delivery_id, ctx.now, &case.target.event, window)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// What is still active now is disabled; the undo also names what the invocation that
+    /// died had already deactivated, from the state it recorded.
+    async fn resume(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<Offense>,
+        before: &serde_json::Value,
+    ) -> Result<Verdict<Disable>, VerifyError> {
+        let mut verdict = self.verify(ctx, case).await?;
+        if let Verdict::Act(subject) = &mut verdict
+            && let Offender::User { name, .. } = &subject.subject.offender
+        {
+            let recorded: Vec<String> = before
+                .get("active_keys")
+                .and_then(|k| serde_json::from_value(k.clone()).ok())
+                .unwrap_or_default();
+            subject.undo = user_undo(name, &recorded);
+            subject.before = before.clone();
+        }
+        Ok(verdict)
     }
 
     async fn act(&self, _: &Context<'_>, _: &Case<Offense>, disable: &Disable) -> Vec<Step> {

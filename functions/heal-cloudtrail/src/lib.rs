@@ -10,7 +10,7 @@ pub mod trail;
 use aws_config::{Region, SdkConfig};
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
-use serde_json::json;
+use serde_json::{Value, json};
 use tourniquet::events::{EventError, fields};
 use tourniquet::history::{History, sdk_message};
 use tourniquet::safeguard::Safeguard;
@@ -209,13 +209,21 @@ impl Healer {
 
     async fn keep_baseline(&self, ctx: &Context<'_>, config: &TrailConfig) {
         let value = json!(config);
-        if let Err(e) = self
-            .history
-            .put_baseline(BASELINE, &config.trail.arn, &value, ctx.now)
-            .await
-        {
+        if let Err(e) = self.put_baseline(ctx, &config.trail.arn, &value).await {
             tracing::error!(error = %e, "could not refresh the trail baseline");
         }
+    }
+
+    async fn put_baseline(
+        &self,
+        ctx: &Context<'_>,
+        arn: &str,
+        value: &Value,
+    ) -> Result<(), String> {
+        self.history
+            .put_baseline(BASELINE, arn, value, ctx.now)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn subject(heal: Heal, summary: String, problems: &[String]) -> Verdict<Heal> {
@@ -405,11 +413,10 @@ impl Remediation for Healer {
             (Some(live), Some(baseline)) => {
                 let problems = weaknesses(&live, &baseline);
                 if problems.is_empty() {
-                    self.keep_baseline(ctx, &live).await;
-                    return Ok(Verdict::AlreadyRemediated(format!(
-                        "trail {} is healthy (baseline refreshed)",
-                        trail.name
-                    )));
+                    return Ok(Verdict::Healthy {
+                        reason: format!("trail {} is healthy (baseline refreshed)", trail.name),
+                        known_good: json!(live),
+                    });
                 }
                 let summary = format!("trail {}: {}", trail.name, problems.join("; "));
                 let heal = Heal::Restore {
@@ -418,13 +425,13 @@ impl Remediation for Healer {
                 };
                 Ok(Self::subject(heal, summary, &problems))
             }
-            (Some(live), None) if live.logging => {
-                self.keep_baseline(ctx, &live).await;
-                Ok(Verdict::AlreadyRemediated(format!(
+            (Some(live), None) if live.logging => Ok(Verdict::Healthy {
+                reason: format!(
                     "trail {} is logging; no earlier baseline, this one recorded",
                     trail.name
-                )))
-            }
+                ),
+                known_good: json!(live),
+            }),
             (Some(live), None) => {
                 let summary = format!("trail {} is not logging (no baseline known)", trail.name);
                 let problems = ["logging turned off".to_owned()];
@@ -434,6 +441,21 @@ impl Remediation for Healer {
                     &problems,
                 ))
             }
+        }
+    }
+
+    /// A healthy trail's configuration becomes its baseline.
+    async fn record(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<TrailRef>,
+        verdict: &Verdict<Heal>,
+    ) -> Result<(), String> {
+        match verdict {
+            Verdict::Healthy { known_good, .. } => {
+                self.put_baseline(ctx, &case.target.arn, known_good).await
+            }
+            _ => Ok(()),
         }
     }
 

@@ -132,17 +132,57 @@ async fn snapshot(
     }
 }
 
+/// The volumes this incident already snapshotted (an incident resumed after its invocation
+/// died), by volume id. A failed read snapshots again: two copies beat none.
+async fn snapshotted(ec2: &Client, incident: &str) -> Vec<(String, String)> {
+    let filter = aws_sdk_ec2::types::Filter::builder()
+        .name("tag:tourniquet:incident")
+        .values(incident)
+        .build();
+    match ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(filter)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .snapshots()
+            .iter()
+            .filter_map(|s| Some((s.volume_id()?.to_owned(), s.snapshot_id()?.to_owned())))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %sdk_message(&e), "could not list this incident's snapshots");
+            Vec::new()
+        }
+    }
+}
+
+/// One snapshot per volume and incident.
+async fn snapshots(ec2: &Client, inst: &Instance, incident: &str) -> Vec<Step> {
+    let done = snapshotted(ec2, incident).await;
+    join_all(inst.volumes.iter().map(|v| async {
+        match done.iter().find(|(volume, _)| *volume == v.id) {
+            Some((_, snapshot)) => Step::ok(
+                format!("snapshot {}", v.id),
+                format!(
+                    "{snapshot} of {} ({}), taken earlier in this incident",
+                    v.id, v.device
+                ),
+            ),
+            None => snapshot(ec2, inst, v, incident).await,
+        }
+    }))
+    .await
+}
+
 /// Every evidence step, concurrently.
 pub async fn preserve(ec2: &Client, inst: &Instance, incident: &str) -> Vec<Step> {
     let (protection, shutdown, volumes, snapshots) = tokio::join!(
         termination_protection(ec2, inst),
         stop_on_shutdown(ec2, inst),
         keep_volumes(ec2, inst),
-        join_all(
-            inst.volumes
-                .iter()
-                .map(|v| snapshot(ec2, inst, v, incident))
-        )
+        snapshots(ec2, inst, incident)
     );
     let mut steps = vec![protection, shutdown];
     steps.extend(volumes);

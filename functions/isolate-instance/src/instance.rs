@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, InstanceAttributeName};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tourniquet::history::sdk_message;
 
 use crate::Clients;
 
 /// A network interface and the security groups it had.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interface {
     pub id: String,
     pub groups: Vec<String>,
@@ -19,7 +19,7 @@ pub struct Interface {
 }
 
 /// An attached EBS volume.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volume {
     pub id: String,
     pub device: String,
@@ -27,7 +27,7 @@ pub struct Volume {
 }
 
 /// The state of an instance before isolation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
     pub id: String,
     pub arn: String,

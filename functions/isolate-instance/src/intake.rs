@@ -132,8 +132,8 @@ pub fn intake(trigger: &Trigger, taint_key: &str) -> Result<Intake<()>, EventErr
             from_tag_change(&envelope.resources, change, taint_key)
         }
         Trigger::Direct(direct) => cases(direct.instance_ids.clone(), "instance_ids"),
-        Trigger::Scheduled(_) => Ok(Intake::Ignore(
-            "isolate-instance has no scheduled work".into(),
+        Trigger::Scheduled(_) | Trigger::Sweep => Ok(Intake::Ignore(
+            "isolate-instance has no scheduled work of its own".into(),
         )),
     }
 }

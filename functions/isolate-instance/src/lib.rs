@@ -80,6 +80,17 @@ impl Isolator {
         }
     }
 
+    /// The live instance and the VPC groups of Tourniquet's names, in one round.
+    async fn read(&self, id: &str) -> Result<(Found, GroupsByName), VerifyError> {
+        let names = [
+            self.config.quarantine_group.clone(),
+            self.config.allow_all_group(),
+        ];
+        instance::read(&self.clients, &self.partition, id, &names)
+            .await
+            .map_err(VerifyError)
+    }
+
     fn plan(&self, inst: &Instance) -> Vec<String> {
         let mut plan = Vec::new();
         if let Some(g) = &inst.auto_scaling_group {
@@ -164,12 +175,7 @@ impl Isolator {
             .await;
             let opened = match &groups {
                 Ok(g) => {
-                    join_all(
-                        inst.interfaces
-                            .iter()
-                            .map(|eni| network::open(ec2, &eni.id, g)),
-                    )
-                    .await
+                    join_all(inst.interfaces.iter().map(|eni| network::open(ec2, eni, g))).await
                 }
                 Err(_) => Vec::new(),
             };
@@ -183,7 +189,7 @@ impl Isolator {
                 let closed = join_all(
                     inst.interfaces
                         .iter()
-                        .map(|eni| network::close(ec2, &eni.id, &g)),
+                        .map(|eni| network::close(ec2, eni, &g)),
                 )
                 .await;
                 steps.extend(closed);
@@ -228,14 +234,7 @@ impl Remediation for Isolator {
         _: &Context<'_>,
         case: &Case<()>,
     ) -> Result<Verdict<Target>, VerifyError> {
-        let names = [
-            self.config.quarantine_group.clone(),
-            self.config.allow_all_group(),
-        ];
-        let (found, groups) =
-            instance::read(&self.clients, &self.partition, &case.resource, &names)
-                .await
-                .map_err(VerifyError)?;
+        let (found, groups) = self.read(&case.resource).await?;
         let inst = match found {
             Found::Missing => {
                 return Ok(Verdict::NothingToDo(format!(
@@ -249,12 +248,6 @@ impl Remediation for Isolator {
             return Ok(Verdict::NothingToDo(format!(
                 "{} is {}",
                 inst.id, inst.state
-            )));
-        }
-        if inst.tags.get(STATUS_TAG).map(String::as_str) == Some("quarantined") {
-            return Ok(Verdict::AlreadyRemediated(format!(
-                "{} is already quarantined",
-                inst.id
             )));
         }
         if !inst.tags.contains_key(&self.config.taint_key) {
@@ -281,6 +274,57 @@ impl Remediation for Isolator {
         }))
     }
 
+    /// Every interface in the VPC's quarantine group and nothing else. The status tag is
+    /// never believed: the instance itself may be allowed to tag itself.
+    fn settled(&self, target: &Target) -> Option<String> {
+        let inst = &target.instance;
+        let vpc = inst.vpc_id.as_deref()?;
+        let quarantine = target.groups.get(&self.config.quarantine_group, vpc)?;
+        let all = !inst.interfaces.is_empty()
+            && inst
+                .interfaces
+                .iter()
+                .all(|eni| matches!(eni.groups.as_slice(), [g] if g == quarantine));
+        all.then(|| {
+            format!(
+                "{} is already quarantined: every interface is in {quarantine}",
+                inst.id
+            )
+        })
+    }
+
+    /// The live instance, whatever its tags say now (an attacker may have removed the taint),
+    /// with the undo built from the state recorded when the incident opened.
+    async fn resume(
+        &self,
+        _: &Context<'_>,
+        case: &Case<()>,
+        before: &serde_json::Value,
+    ) -> Result<Verdict<Target>, VerifyError> {
+        let original: Instance = serde_json::from_value(before.clone())
+            .map_err(|e| VerifyError(format!("the recorded state before is unreadable: {e}")))?;
+        let (found, groups) = self.read(&case.resource).await?;
+        let inst = match found {
+            Found::Instance(inst) if inst.state != "terminated" => *inst,
+            _ => {
+                return Ok(Verdict::NothingToDo(format!(
+                    "{} no longer exists or is terminated",
+                    case.resource
+                )));
+            }
+        };
+        Ok(Verdict::Act(Subject {
+            before: before.clone(),
+            summary: inst.describe(),
+            plan: self.plan(&inst),
+            undo: self.undo(&original),
+            subject: Target {
+                instance: inst,
+                groups,
+            },
+        }))
+    }
+
     async fn act(&self, ctx: &Context<'_>, _: &Case<()>, target: &Target) -> Vec<Step> {
         let inst = &target.instance;
         let ec2 = &self.clients.ec2;
@@ -292,7 +336,7 @@ impl Remediation for Isolator {
                     steps.iter().any(|s| s.ok && s.name == name)
                 });
             steps.push(
-                evidence::mark(ec2, inst, ctx.delivery_id, quarantined, &rfc3339(ctx.now)).await,
+                evidence::mark(ec2, inst, ctx.incident, quarantined, &rfc3339(ctx.now)).await,
             );
             steps
         };
@@ -309,7 +353,7 @@ impl Remediation for Isolator {
         };
         let (contained, evidence, target_groups, classic, credentials) = tokio::join!(
             containment,
-            evidence::preserve(ec2, inst, ctx.delivery_id),
+            evidence::preserve(ec2, inst, ctx.incident),
             fleet::leave_target_groups(&self.clients, inst),
             fleet::leave_classic_load_balancers(&self.clients, inst),
             credentials,

@@ -17,7 +17,7 @@ use aws_sdk_ec2::types::{
 use tourniquet::Step;
 use tourniquet::history::sdk_message;
 
-use crate::instance::GroupsByName;
+use crate::instance::{GroupsByName, Interface};
 
 /// Attempts at the quarantine step before a human is woken.
 const QUARANTINE_ATTEMPTS: u32 = 3;
@@ -197,9 +197,22 @@ async fn set_groups(ec2: &Client, eni: &str, group: &str) -> Result<(), String> 
         .map_err(|e| sdk_message(&e))
 }
 
-/// First step on one interface: the allow-all group.
-pub async fn open(ec2: &Client, eni: &str, groups: &Groups) -> Step {
-    let name = format!("allow-all {eni}");
+/// Whether an interface is in exactly this one group now.
+fn only_in(eni: &Interface, group: &str) -> bool {
+    matches!(eni.groups.as_slice(), [g] if g == group)
+}
+
+/// First step on one interface: the allow-all group. An interface already in quarantine
+/// (an incident resumed after its invocation died) is never opened again.
+pub async fn open(ec2: &Client, eni: &Interface, groups: &Groups) -> Step {
+    let name = format!("allow-all {}", eni.id);
+    if only_in(eni, &groups.quarantine) {
+        return Step::ok(name, format!("{} already quarantined: not opened", eni.id));
+    }
+    if groups.allow_all.as_ref().is_ok_and(|g| only_in(eni, g)) {
+        return Step::ok(name, format!("{} already in the allow-all group", eni.id));
+    }
+    let eni = eni.id.as_str();
     match &groups.allow_all {
         Ok(group) => match set_groups(ec2, eni, group).await {
             Ok(()) => Step::ok(name, format!("{eni} in {group}: existing flows untracked")),
@@ -216,8 +229,15 @@ pub async fn open(ec2: &Client, eni: &str, groups: &Groups) -> Step {
 }
 
 /// Second step on one interface: the quarantine group, retried; a failure is critical.
-pub async fn close(ec2: &Client, eni: &str, groups: &Groups) -> Step {
-    let name = format!("quarantine {eni}");
+pub async fn close(ec2: &Client, eni: &Interface, groups: &Groups) -> Step {
+    let name = format!("quarantine {}", eni.id);
+    if only_in(eni, &groups.quarantine) {
+        return Step::ok(
+            name,
+            format!("{} in {}: no traffic in or out", eni.id, groups.quarantine),
+        );
+    }
+    let eni = eni.id.as_str();
     let mut last = String::new();
     for attempt in 1..=QUARANTINE_ATTEMPTS {
         match set_groups(ec2, eni, &groups.quarantine).await {

@@ -1,0 +1,88 @@
+//! What every remediation gets from the framework, built once per cold start.
+
+use aws_config::SdkConfig;
+
+use crate::clients::FrameworkClients;
+use crate::config::{CommonConfig, ConfigError, Env};
+use crate::exempt::Exemptions;
+use crate::history::{History, sdk_message};
+use crate::notify::Notifier;
+use crate::safeguard::{Safeguard, SafeguardPolicy};
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot learn this function's own identity from STS GetCallerIdentity: {0}")]
+    Identity(String),
+}
+
+/// What a remediation needs from the framework, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Framework {
+    pub config: CommonConfig,
+    pub sdk: SdkConfig,
+    pub history: History,
+    pub notifier: Notifier,
+    pub exemptions: Exemptions,
+    /// This function's own identity, as STS reports it.
+    pub identity: String,
+}
+
+impl Framework {
+    /// Reads the configuration, builds the clients and learns the function's own identity.
+    pub async fn start(
+        function: &'static str,
+        env: &Env,
+        sdk: SdkConfig,
+    ) -> Result<Self, StartupError> {
+        let config = CommonConfig::from_env(function, env)?;
+        let clients = FrameworkClients::new(&sdk);
+        let caller = clients
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| StartupError::Identity(sdk_message(&e)))?;
+        let identity = caller
+            .arn()
+            .ok_or_else(|| StartupError::Identity("the answer carries no ARN".into()))?
+            .to_owned();
+        Ok(Self::assemble(config, sdk, identity))
+    }
+
+    /// The framework from a configuration and a known identity, with no call made: clients
+    /// are built, not used.
+    pub fn assemble(config: CommonConfig, sdk: SdkConfig, identity: String) -> Self {
+        let clients = FrameworkClients::new(&sdk);
+        let function = config.function;
+        Self {
+            history: History::new(clients.dynamodb, config.history_table.clone()),
+            notifier: Notifier::new(clients.sns, config.alert_topic_arn.clone(), function),
+            exemptions: Exemptions::new(config.protected_principals.clone(), &identity),
+            identity,
+            sdk,
+            config,
+        }
+    }
+
+    /// A safeguard for `policy`, counting dry runs apart from real actions.
+    pub fn safeguard(&self, policy: SafeguardPolicy) -> Safeguard {
+        Safeguard::new(self.history.clone(), policy, self.config.dry_run)
+    }
+
+    pub fn function(&self) -> &'static str {
+        self.config.function
+    }
+
+    /// The partition of this function's own identity (`aws`, `aws-cn`, `aws-us-gov`), for
+    /// building ARNs.
+    pub fn partition(&self) -> &str {
+        self.identity
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+    }
+}

@@ -1,0 +1,350 @@
+//! The run's decisions, without AWS: the ledger and the pager are in memory, the
+//! remediation is a counter.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::CommonConfig;
+use crate::contract::{Step, Subject};
+use crate::ledger::memory::{MemoryLedger, MemoryPager};
+use crate::safeguard::{Safeguard, SafeguardPolicy};
+
+const INSTANCE: &str = "i-0123456789abcdef0";
+
+fn framework() -> Framework {
+    let config = CommonConfig {
+        function: "fake",
+        history_table: "unused".into(),
+        alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:unused".into(),
+        dry_run: false,
+        protected_principals: Vec::new(),
+    };
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    Framework::assemble(
+        config,
+        sdk,
+        "arn:aws:sts::123456789012:assumed-role/fake/fake".into(),
+    )
+}
+
+/// A remediation that counts its actions and can be made slow.
+#[derive(Default)]
+struct Fake {
+    acted: AtomicUsize,
+    /// How long `act` takes.
+    slow: Option<Duration>,
+    safeguard: Option<Safeguard>,
+    resumed_from: Mutex<Option<Value>>,
+}
+
+impl Remediation for Fake {
+    type Target = ();
+    type Subject = ();
+
+    fn action(&self) -> &'static str {
+        "fake"
+    }
+    fn done(&self) -> &'static str {
+        "faked"
+    }
+    fn counters_actor(&self) -> bool {
+        false
+    }
+    fn safeguard(&self) -> Option<&Safeguard> {
+        self.safeguard.as_ref()
+    }
+    async fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, IntakeError> {
+        match trigger {
+            Trigger::Direct(d) => Ok(Intake::Cases(
+                d.instance_ids
+                    .iter()
+                    .map(|id| Case {
+                        resource: id.clone(),
+                        target: (),
+                    })
+                    .collect(),
+            )),
+            _ => Ok(Intake::Ignore("direct only".into())),
+        }
+    }
+    async fn verify(&self, _: &Context<'_>, _: &Case<()>) -> Result<Verdict<()>, VerifyError> {
+        Ok(Verdict::Act(Subject {
+            subject: (),
+            before: json!({"groups": ["sg-original"]}),
+            summary: "a fake resource".into(),
+            plan: vec!["cut it off".into()],
+            undo: vec!["put it back".into()],
+        }))
+    }
+    async fn resume(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<()>,
+        before: &Value,
+    ) -> Result<Verdict<()>, VerifyError> {
+        *self.resumed_from.lock().unwrap() = Some(before.clone());
+        let mut verdict = self.verify(ctx, case).await?;
+        if let Verdict::Act(s) = &mut verdict {
+            s.before = before.clone();
+        }
+        Ok(verdict)
+    }
+    async fn act(&self, _: &Context<'_>, _: &Case<()>, _: &()) -> Vec<Step> {
+        if let Some(d) = self.slow {
+            tokio::time::sleep(d).await;
+        }
+        self.acted.fetch_add(1, Ordering::SeqCst);
+        vec![Step::ok("cut", "cut off")]
+    }
+}
+
+fn direct() -> Value {
+    json!({"instance_ids": [INSTANCE], "reason": "test"})
+}
+
+fn only(summary: &Summary) -> &CaseReport {
+    assert_eq!(summary.cases.len(), 1, "{summary:?}");
+    &summary.cases[0]
+}
+
+/// Opens an incident as another invocation would have, with the state before recorded.
+async fn opened_elsewhere(ledger: &MemoryLedger, lease_until: SystemTime) -> String {
+    let now = SystemTime::now();
+    let id = Incident::key(now, "request-dead");
+    let lock = ledger
+        .lock(&LockRequest {
+            action: "fake",
+            resource: INSTANCE,
+            function: "fake",
+            delivery: "request-dead",
+            incident: &id,
+            target: &Value::Null,
+            now,
+            lease_until,
+        })
+        .await
+        .unwrap();
+    assert_eq!(lock, Lock::Opened { remediated: None });
+    let incident = Incident {
+        id: id.clone(),
+        function: "fake".into(),
+        action: "fake".into(),
+        resource: INSTANCE.into(),
+        delivery_id: "request-dead".into(),
+        trigger: "direct invocation".into(),
+        actor: None,
+        opened_at: now,
+        before: json!({"groups": ["sg-recorded-at-open"]}),
+    };
+    Ledger::open_incident(ledger, &incident, IncidentStatus::InProgress)
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_trigger_for_an_open_incident_joins_it() {
+    let (fw, ledger, pager, fake) = (
+        framework(),
+        MemoryLedger::default(),
+        MemoryPager::default(),
+        Fake::default(),
+    );
+    let id = opened_elsewhere(&ledger, SystemTime::now() + Duration::from_secs(60)).await;
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let summary = run.handle(&fake, &direct(), "second", None).await.unwrap();
+    assert_eq!(only(&summary).outcome, Outcome::Joined { incident: id });
+    assert_eq!(
+        fake.acted.load(Ordering::SeqCst),
+        0,
+        "no second set of changes"
+    );
+    assert!(pager.taken().is_empty(), "no second notification");
+    assert!(
+        ledger.is_open("fake", INSTANCE),
+        "the first incident is still open"
+    );
+    // The joining delivery, delivered again, is a duplicate.
+    let again = run.handle(&fake, &direct(), "second", None).await.unwrap();
+    assert_eq!(only(&again).outcome, Outcome::Duplicate);
+}
+
+#[tokio::test]
+async fn an_abandoned_incident_is_resumed_from_its_recorded_state() {
+    let (fw, ledger, pager, fake) = (
+        framework(),
+        MemoryLedger::default(),
+        MemoryPager::default(),
+        Fake::default(),
+    );
+    opened_elsewhere(&ledger, SystemTime::now() - Duration::from_secs(1)).await;
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let summary = run.handle(&fake, &direct(), "retry", None).await.unwrap();
+    let case = only(&summary);
+    assert!(case.resumed);
+    assert!(
+        matches!(case.outcome, Outcome::Remediated { .. }),
+        "{case:?}"
+    );
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *fake.resumed_from.lock().unwrap(),
+        Some(json!({"groups": ["sg-recorded-at-open"]})),
+        "the state before is the one recorded at open, never re-read half-way"
+    );
+    let sent = pager.taken();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].severity, Severity::Warning);
+    assert!(
+        sent[0].headline.starts_with("resumed: "),
+        "{}",
+        sent[0].headline
+    );
+    assert!(!ledger.is_open("fake", INSTANCE));
+    assert_eq!(ledger.status(INSTANCE), vec!["remediated"]);
+}
+
+#[tokio::test]
+async fn the_sweep_resumes_abandoned_incidents_and_nothing_else() {
+    let (fw, ledger, pager, fake) = (
+        framework(),
+        MemoryLedger::default(),
+        MemoryPager::default(),
+        Fake::default(),
+    );
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let sweep = json!({"tourniquet": "sweep"});
+    let idle = run.handle(&fake, &sweep, "sweep-1", None).await.unwrap();
+    assert!(idle.cases.is_empty());
+    opened_elsewhere(&ledger, SystemTime::now() - Duration::from_secs(1)).await;
+    let swept = run.handle(&fake, &sweep, "sweep-2", None).await.unwrap();
+    assert!(only(&swept).resumed);
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
+    assert!(!ledger.is_open("fake", INSTANCE));
+}
+
+#[tokio::test]
+async fn a_refused_slot_holds_the_case_and_wakes_a_human() {
+    let fw = framework();
+    let fake = Fake {
+        safeguard: Some(fw.safeguard(SafeguardPolicy {
+            kind: "fake",
+            limit: 0,
+            window: Duration::from_secs(3600),
+        })),
+        ..Fake::default()
+    };
+    let (ledger, pager) = (MemoryLedger::default(), MemoryPager::default());
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let summary = run.handle(&fake, &direct(), "r", None).await.unwrap();
+    assert!(matches!(only(&summary).outcome, Outcome::Held { .. }));
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 0);
+    let sent = pager.taken();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].severity, Severity::Critical);
+    assert_eq!(ledger.status(INSTANCE), vec!["held"]);
+    assert!(!ledger.is_open("fake", INSTANCE));
+}
+
+#[tokio::test]
+async fn a_record_that_cannot_be_written_holds_the_case() {
+    let (fw, pager, fake) = (framework(), MemoryPager::default(), Fake::default());
+    let ledger = MemoryLedger::failing_records();
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let summary = run.handle(&fake, &direct(), "r", None).await.unwrap();
+    let Outcome::Held { reason } = &only(&summary).outcome else {
+        panic!("{summary:?}");
+    };
+    assert!(reason.contains("cannot record before acting"), "{reason}");
+    assert_eq!(
+        fake.acted.load(Ordering::SeqCst),
+        0,
+        "nothing acts unrecorded"
+    );
+    assert_eq!(pager.taken()[0].severity, Severity::Critical);
+}
+
+#[tokio::test]
+async fn out_of_time_pages_errs_and_the_retry_resumes_at_once() {
+    let fw = framework();
+    let (ledger, pager) = (MemoryLedger::default(), MemoryPager::default());
+    let slow = Fake {
+        slow: Some(Duration::from_secs(30)),
+        ..Fake::default()
+    };
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let deadline = SystemTime::now() + RESERVE + Duration::from_millis(200);
+    let err = run
+        .handle(&slow, &direct(), "r", Some(deadline))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandleError::Unfinished(_)), "{err}");
+    let sent = pager.taken();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].severity, Severity::Critical);
+    assert!(
+        sent[0].body.iter().any(|p| p.contains("cut it off")),
+        "names what is not done"
+    );
+    assert!(ledger.is_open("fake", INSTANCE), "the incident stays open");
+
+    // Lambda's retry of the same request: the lease ended with the invocation.
+    let fast = Fake::default();
+    let summary = run.handle(&fast, &direct(), "r", None).await.unwrap();
+    assert!(only(&summary).resumed);
+    assert_eq!(fast.acted.load(Ordering::SeqCst), 1);
+    assert!(!ledger.is_open("fake", INSTANCE));
+}
+
+#[tokio::test]
+async fn a_delivery_is_a_duplicate_after_its_incident_closed() {
+    let (fw, ledger, pager, fake) = (
+        framework(),
+        MemoryLedger::default(),
+        MemoryPager::default(),
+        Fake::default(),
+    );
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let first = run.handle(&fake, &direct(), "r", None).await.unwrap();
+    assert!(matches!(only(&first).outcome, Outcome::Remediated { .. }));
+    let again = run.handle(&fake, &direct(), "r", None).await.unwrap();
+    assert_eq!(only(&again).outcome, Outcome::Duplicate);
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
+    assert_eq!(pager.taken().len(), 1);
+}

@@ -611,6 +611,17 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_sweep_and_rejects_other_commands() {
+        assert_eq!(
+            decode(&json!({"tourniquet": "sweep"})).unwrap(),
+            Trigger::Sweep
+        );
+        let err = decode(&json!({"tourniquet": "open-everything"})).unwrap_err();
+        assert!(err.to_string().contains("tourniquet"), "{err}");
+        assert!(decode(&json!({"tourniquet": 1})).is_err());
+    }
+
+    #[test]
     fn decodes_tag_change_scheduled_and_direct() {
         let tag = json!({"version": "0", "id": "t-1", "detail-type": TAG_CHANGE, "source": "aws.tag", "account": "1",
             "time": "2026-11-23T02:00:00Z", "region": "us-east-1", "resources": ["arn:aws:ec2:us-east-1:1:instance/i-1"],

@@ -418,10 +418,19 @@ async fn events_that_ask_for_nothing_change_nothing() {
             .contains("no instance"),
         "{summary:?}"
     );
-    // The tag was removed before the function ran.
+    // The tag was removed before the function ran: nothing done, a person told.
     let summary = s.deliver(&create_tags("ev-untagged", &web[..1])).await;
     assert!(
-        matches!(summary.outcome_of(&web[0]), Some(Outcome::NothingToDo { reason }) if reason.contains("no longer carries"))
+        matches!(summary.outcome_of(&web[0]), Some(Outcome::Noticed { detail }) if detail.contains("no longer carries")),
+        "{summary:?}"
+    );
+    let removed = s.account.notifications().await;
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].severity(), "WARNING");
+    assert!(
+        removed[0].subject.contains("taint removed"),
+        "{}",
+        removed[0].subject
     );
     // A terminated instance.
     let gone = launch(sdk, 1, &[("Tainted", "x")]).await.remove(0);
@@ -866,4 +875,123 @@ async fn a_forged_status_tag_does_not_stop_isolation() {
         fleet::interface_groups(sdk, &eni[0]).await,
         vec![s.quarantine_group().await]
     );
+}
+
+/// Opens SSH to the world on a group, as an attacker would.
+async fn open_ssh(sdk: &aws_config::SdkConfig, group: &str) {
+    aws_sdk_ec2::Client::new(sdk)
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("open SSH");
+}
+
+#[tokio::test]
+async fn a_same_named_group_made_by_someone_else_is_never_used() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let impostor = ec2
+        .create_security_group()
+        .group_name("tourniquet-quarantine")
+        .description("Tourniquet quarantine: do not edit")
+        .vpc_id(&s.fleet.vpc)
+        .send()
+        .await
+        .expect("impostor group")
+        .group_id
+        .expect("id");
+    open_ssh(sdk, &impostor).await;
+
+    let victim = s.fleet.web[0].clone();
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let summary = s
+        .deliver(&create_tags("ev-impostor", std::slice::from_ref(&victim)))
+        .await;
+    let steps = steps(&summary, &victim);
+    assert!(
+        steps
+            .iter()
+            .any(|st| st.name == "impostor-group" && st.critical && st.detail.contains(&impostor)),
+        "{steps:?}"
+    );
+    let eni = fleet::interfaces(sdk, &victim).await;
+    let groups = fleet::interface_groups(sdk, &eni[0]).await;
+    assert_eq!(groups.len(), 1);
+    assert_ne!(groups[0], impostor, "the impostor is never used");
+    let used = ec2
+        .describe_security_groups()
+        .group_ids(&groups[0])
+        .send()
+        .await
+        .expect("describe");
+    let used = &used.security_groups()[0];
+    assert!(used.ip_permissions().is_empty() && used.ip_permissions_egress().is_empty());
+    assert!(
+        used.group_name()
+            .unwrap_or("")
+            .starts_with("tourniquet-quarantine-")
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(notes[0].message.contains(&impostor));
+    // The group Tourniquet made is recorded as its own and reused next time.
+    let recorded = s.account.history_with("BASELINE#quarantine-groups").await;
+    assert_eq!(recorded.len(), 1);
+    assert!(attr(&recorded[0], "config").contains(&groups[0]));
+}
+
+#[tokio::test]
+async fn a_rule_added_to_the_quarantine_group_is_revoked_and_reported() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let first = s.fleet.web[0].clone();
+    fleet::taint(sdk, std::slice::from_ref(&first), "Tainted").await;
+    s.deliver(&create_tags("ev-first", std::slice::from_ref(&first)))
+        .await;
+    assert!(s.account.notifications().await.len() == 1);
+    let quarantine = s.quarantine_group().await;
+    // Someone opens every quarantined instance at once.
+    open_ssh(sdk, &quarantine).await;
+
+    let second = s.fleet.web[1].clone();
+    fleet::taint(sdk, std::slice::from_ref(&second), "Tainted").await;
+    let summary = s
+        .deliver(&create_tags("ev-second", std::slice::from_ref(&second)))
+        .await;
+    let steps = steps(&summary, &second);
+    assert!(
+        steps
+            .iter()
+            .any(|st| st.name == "quarantine-group-tampered" && st.critical),
+        "{steps:?}"
+    );
+    assert_eq!(
+        fleet::groups_named(sdk, "tourniquet-quarantine").await,
+        vec![(quarantine.clone(), 0, 0)],
+        "the rule is gone"
+    );
+    let eni = fleet::interfaces(sdk, &second).await;
+    assert_eq!(
+        fleet::interface_groups(sdk, &eni[0]).await,
+        vec![quarantine]
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(notes[0].message.contains("tampered"));
 }

@@ -514,6 +514,38 @@ impl History {
         Ok(())
     }
 
+    /// Keeps `config` under `name` unless something is kept there already, which is then
+    /// returned: the first of two concurrent writers wins, and the other learns what won.
+    pub async fn put_baseline_once(
+        &self,
+        kind: &str,
+        name: &str,
+        config: &Value,
+        now: SystemTime,
+    ) -> Result<Option<Value>, HistoryError> {
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("BASELINE#{kind}")))
+            .item("sk", s(name))
+            .item("config", s(config.to_string()))
+            .item("recorded_at", s(rfc3339(now)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                self.baseline(kind, name).await
+            }
+            Err(e) => Err(self.err("PutItem (baseline once)", &e)),
+        }
+    }
+
     pub async fn baseline(&self, kind: &str, name: &str) -> Result<Option<Value>, HistoryError> {
         let out = self
             .db

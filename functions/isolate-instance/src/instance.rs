@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tourniquet::history::sdk_message;
 
 use crate::Clients;
+use crate::groups::LiveGroup;
 
 /// A network interface and the security groups it had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,21 +68,6 @@ impl Instance {
     }
 }
 
-/// Security groups found by name, per VPC.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupsByName {
-    /// (group name, VPC id) → group id.
-    pub found: BTreeMap<(String, String), String>,
-}
-
-impl GroupsByName {
-    pub fn get(&self, name: &str, vpc: &str) -> Option<&str> {
-        self.found
-            .get(&(name.to_owned(), vpc.to_owned()))
-            .map(String::as_str)
-    }
-}
-
 /// What one round of reads found.
 pub enum Found {
     Instance(Box<Instance>),
@@ -93,14 +79,14 @@ fn instance_arn(partition: &str, region: &str, owner: &str, id: &str) -> String 
     format!("arn:{partition}:ec2:{region}:{owner}:instance/{id}")
 }
 
-/// Reads the instance, its Auto Scaling group, its attributes and the quarantine groups, all
-/// at once.
+/// Reads the instance, its Auto Scaling group, its attributes and the groups whose name
+/// starts with `group_prefix` (Tourniquet's, and any impostor's), all at once.
 pub async fn read(
     clients: &Clients,
     partition: &str,
     id: &str,
-    group_names: &[String],
-) -> Result<(Found, GroupsByName), String> {
+    group_prefix: &str,
+) -> Result<(Found, Vec<LiveGroup>), String> {
     let ec2 = &clients.ec2;
     let attribute = |name: InstanceAttributeName| {
         ec2.describe_instance_attribute()
@@ -119,7 +105,7 @@ pub async fn read(
             .filters(
                 aws_sdk_ec2::types::Filter::builder()
                     .name("group-name")
-                    .set_values(Some(group_names.to_vec()))
+                    .values(format!("{group_prefix}*"))
                     .build()
             )
             .send(),
@@ -133,7 +119,7 @@ pub async fn read(
                 .and_then(|se| aws_sdk_ec2::error::ProvideErrorMetadata::code(se))
                 .is_some_and(|c| c == "InvalidInstanceID.NotFound") =>
         {
-            return Ok((Found::Missing, GroupsByName::default()));
+            return Ok((Found::Missing, Vec::new()));
         }
         Err(e) => return Err(format!("DescribeInstances {id}: {}", sdk_message(&e))),
     };
@@ -143,7 +129,7 @@ pub async fn read(
             .find(|i| i.instance_id() == Some(id))
             .map(|i| (r.owner_id().unwrap_or_default(), i))
     }) else {
-        return Ok((Found::Missing, GroupsByName::default()));
+        return Ok((Found::Missing, Vec::new()));
     };
     let region = clients
         .ec2
@@ -182,23 +168,17 @@ pub async fn read(
             })
         })
         .collect();
+    // Not fatal for the instance: without them the groups are treated as absent and made
+    // anew, never guessed.
     let groups = match groups {
-        Ok(out) => GroupsByName {
-            found: out
-                .security_groups()
-                .iter()
-                .filter_map(|g| {
-                    Some((
-                        (g.group_name()?.to_owned(), g.vpc_id()?.to_owned()),
-                        g.group_id()?.to_owned(),
-                    ))
-                })
-                .collect(),
-        },
-        // Not fatal: the groups are looked up again, or created, when acting.
+        Ok(out) => out
+            .security_groups()
+            .iter()
+            .filter_map(LiveGroup::from_sdk)
+            .collect(),
         Err(e) => {
             tracing::warn!(error = %sdk_message(&e), "quarantine group lookup failed");
-            GroupsByName::default()
+            Vec::new()
         }
     };
     let auto_scaling_group = match asg {

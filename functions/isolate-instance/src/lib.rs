@@ -11,6 +11,7 @@ pub mod config;
 pub mod credentials;
 pub mod evidence;
 pub mod fleet;
+pub mod groups;
 pub mod instance;
 pub mod intake;
 pub mod network;
@@ -21,12 +22,13 @@ use serde_json::json;
 use tourniquet::history::rfc3339;
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
-    Case, Context, Framework, Intake, IntakeError, Remediation, Step, Subject, Trigger, Verdict,
-    VerifyError,
+    Case, Context, Framework, Intake, IntakeError, Remediation, Severity, Step, Subject, Trigger,
+    Verdict, VerifyError,
 };
 
 pub use config::IsolateConfig;
-use instance::{Found, GroupsByName, Instance};
+use groups::Known;
+use instance::{Found, Instance};
 
 pub const FUNCTION: &str = "isolate-instance";
 /// The tag that marks a quarantined instance.
@@ -54,11 +56,12 @@ impl Clients {
     }
 }
 
-/// The live instance to isolate, and the quarantine groups found beside it.
+/// The live instance to isolate, and Tourniquet's groups as history and the live state
+/// know them.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub instance: Instance,
-    pub groups: GroupsByName,
+    pub groups: Known,
 }
 
 /// The isolate-instance remediation.
@@ -66,6 +69,7 @@ pub struct Isolator {
     clients: Clients,
     config: IsolateConfig,
     safeguard: Safeguard,
+    history: tourniquet::history::History,
     /// The partition of this function's own identity (`aws`, `aws-cn`, …), for ARNs.
     partition: String,
 }
@@ -75,20 +79,27 @@ impl Isolator {
         Self {
             clients: Clients::new(&fw.sdk),
             safeguard: fw.safeguard(config.safeguard),
+            history: fw.history.clone(),
             partition: fw.partition().to_owned(),
             config,
         }
     }
 
-    /// The live instance and the VPC groups of Tourniquet's names, in one round.
-    async fn read(&self, id: &str) -> Result<(Found, GroupsByName), VerifyError> {
-        let names = [
-            self.config.quarantine_group.clone(),
-            self.config.allow_all_group(),
-        ];
-        instance::read(&self.clients, &self.partition, id, &names)
-            .await
-            .map_err(VerifyError)
+    /// The live instance, the groups of Tourniquet's names and history's record of which are
+    /// its own, in one round.
+    async fn read(&self, id: &str) -> Result<(Found, Known), VerifyError> {
+        let (live, records) = tokio::join!(
+            instance::read(
+                &self.clients,
+                &self.partition,
+                id,
+                &self.config.quarantine_group
+            ),
+            self.history.baselines(groups::HISTORY_KIND)
+        );
+        let (found, groups) = live.map_err(VerifyError)?;
+        let records = records.map_err(|e| VerifyError(e.to_string()))?;
+        Ok((found, Known::new(groups, records)))
     }
 
     fn plan(&self, inst: &Instance) -> Vec<String> {
@@ -156,7 +167,7 @@ impl Isolator {
 
     /// Containment: out of the Auto Scaling group and onto allow-all at once, then
     /// quarantine, on every interface concurrently.
-    async fn contain(&self, inst: &Instance, known: &GroupsByName) -> Vec<Step> {
+    async fn contain(&self, inst: &Instance, known: &Known) -> Vec<Step> {
         let ec2 = &self.clients.ec2;
         let Some(vpc) = inst.vpc_id.as_deref() else {
             return vec![Step::critical(
@@ -165,21 +176,18 @@ impl Isolator {
             )];
         };
         let opening = async {
-            let groups = network::ensure(
-                ec2,
-                vpc,
-                known,
-                &self.config.quarantine_group,
-                &self.config.allow_all_group(),
-            )
-            .await;
-            let opened = match &groups {
-                Ok(g) => {
-                    join_all(inst.interfaces.iter().map(|eni| network::open(ec2, eni, g))).await
-                }
-                Err(_) => Vec::new(),
-            };
-            (groups, opened)
+            let names = (
+                self.config.quarantine_group.as_str(),
+                self.config.allow_all_group(),
+            );
+            let (groups, mut steps) =
+                groups::ensure(ec2, &self.history, known, vpc, (names.0, &names.1)).await;
+            if let Ok(g) = &groups {
+                steps.extend(
+                    join_all(inst.interfaces.iter().map(|eni| network::open(ec2, eni, g))).await,
+                );
+            }
+            (groups, steps)
         };
         let (detached, (groups, mut steps)) =
             tokio::join!(fleet::detach(&self.clients, inst), opening);
@@ -231,7 +239,7 @@ impl Remediation for Isolator {
 
     async fn verify(
         &self,
-        _: &Context<'_>,
+        ctx: &Context<'_>,
         case: &Case<()>,
     ) -> Result<Verdict<Target>, VerifyError> {
         let (found, groups) = self.read(&case.resource).await?;
@@ -251,10 +259,23 @@ impl Remediation for Isolator {
             )));
         }
         if !inst.tags.contains_key(&self.config.taint_key) {
-            return Ok(Verdict::NothingToDo(format!(
-                "{} no longer carries {}",
-                inst.id, self.config.taint_key
-            )));
+            let gone = format!("{} no longer carries {}", inst.id, self.config.taint_key);
+            if matches!(ctx.trigger, Trigger::Direct(_)) {
+                return Ok(Verdict::NothingToDo(gone));
+            }
+            // The event saw the taint and the live instance does not: someone removed it in
+            // between, possibly the attacker on the box.
+            return Ok(Verdict::Notice {
+                severity: Severity::Warning,
+                headline: format!("taint removed before isolation: {}", inst.id),
+                detail: format!(
+                    "{gone}: the tag was removed after it was set and before it could be acted \
+                     on, so nothing was done. Find who removed it (CloudTrail DeleteTags on \
+                     {}), and tag it again if the taint was real.",
+                    inst.id
+                ),
+                facts: json!({"instance": inst.id, "taint_key": self.config.taint_key}),
+            });
         }
         if let Some(why) = inst.tags.get(&self.config.exempt_key) {
             return Ok(Verdict::Exempt(format!(
@@ -274,12 +295,17 @@ impl Remediation for Isolator {
         }))
     }
 
-    /// Every interface in the VPC's quarantine group and nothing else. The status tag is
-    /// never believed: the instance itself may be allowed to tag itself.
+    /// Every interface in the VPC's quarantine group (Tourniquet's own, rule-less) and
+    /// nothing else. The status tag is never believed: the instance may tag itself.
     fn settled(&self, target: &Target) -> Option<String> {
         let inst = &target.instance;
         let vpc = inst.vpc_id.as_deref()?;
-        let quarantine = target.groups.get(&self.config.quarantine_group, vpc)?;
+        // Tourniquet's own quarantine group, still without a rule.
+        let group = target.groups.quarantine(vpc)?;
+        if !(group.ingress.is_empty() && group.egress.is_empty()) {
+            return None;
+        }
+        let quarantine = &group.id;
         let all = !inst.interfaces.is_empty()
             && inst
                 .interfaces

@@ -11,13 +11,11 @@ use std::time::Duration;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
-};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification};
 use tourniquet::Step;
 use tourniquet::history::sdk_message;
 
-use crate::instance::{GroupsByName, Interface};
+use crate::instance::Interface;
 
 /// Attempts at the quarantine step before a human is woken.
 const QUARANTINE_ATTEMPTS: u32 = 3;
@@ -47,144 +45,115 @@ fn tagged(purpose: &str) -> TagSpecification {
         .build()
 }
 
-/// Finds a group by name in a VPC.
-async fn find(ec2: &Client, name: &str, vpc: &str) -> Result<Option<String>, String> {
-    let filter = |n: &str, v: &str| Filter::builder().name(n).values(v).build();
-    let out = ec2
-        .describe_security_groups()
-        .filters(filter("group-name", name))
-        .filters(filter("vpc-id", vpc))
-        .send()
-        .await
-        .map_err(|e| format!("DescribeSecurityGroups {name}: {}", sdk_message(&e)))?;
-    Ok(out
-        .security_groups()
-        .iter()
-        .find_map(|g| g.group_id().map(str::to_owned)))
-}
-
-/// Creates a group, or finds the one a concurrent invocation just created. Returns its id
-/// and whether this call created it.
+/// Creates a group under `name`, or under `other()` when a group of that name exists already
+/// in the VPC: an existing group is never adopted, whoever made it. Returns the new group's
+/// id.
 async fn create(
     ec2: &Client,
     name: &str,
     vpc: &str,
     purpose: &str,
-) -> Result<(String, bool), String> {
-    let created = ec2
-        .create_security_group()
-        .group_name(name)
-        .description(format!("Tourniquet {purpose}: do not edit"))
-        .vpc_id(vpc)
-        .tag_specifications(tagged(purpose))
-        .send()
-        .await;
-    match created {
-        Ok(out) => out
-            .group_id()
-            .map(|id| (id.to_owned(), true))
-            .ok_or_else(|| format!("CreateSecurityGroup {name}: no group id in the answer")),
-        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => find(ec2, name, vpc)
+    other: impl Fn() -> String,
+) -> Result<String, String> {
+    let attempt = |name: String| async move {
+        let out = ec2
+            .create_security_group()
+            .group_name(&name)
+            .description(format!("Tourniquet {purpose}: do not edit"))
+            .vpc_id(vpc)
+            .tag_specifications(tagged(purpose))
+            .send()
+            .await;
+        match out {
+            Ok(out) => out
+                .group_id()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("CreateSecurityGroup {name}: no group id in the answer"))
+                .map(Some),
+            Err(e) if e.code() == Some("InvalidGroup.Duplicate") => Ok(None),
+            Err(e) => Err(format!(
+                "CreateSecurityGroup {name} in {vpc}: {}",
+                sdk_message(&e)
+            )),
+        }
+    };
+    match attempt(name.to_owned()).await? {
+        Some(id) => Ok(id),
+        None => attempt(other())
             .await?
-            .map(|id| (id, false))
-            .ok_or_else(|| format!("{name} exists in {vpc} but cannot be found")),
-        Err(e) => Err(format!(
-            "CreateSecurityGroup {name} in {vpc}: {}",
-            sdk_message(&e)
-        )),
+            .ok_or_else(|| format!("no free name for a {purpose} group in {vpc}")),
     }
 }
 
-/// The quarantine group: no inbound rule, no outbound rule.
-async fn quarantine_group(ec2: &Client, name: &str, vpc: &str) -> Result<String, String> {
-    let (id, created) = create(ec2, name, vpc, "quarantine").await?;
-    if created {
-        // A new group allows all outbound traffic (IPv4, and IPv6 in a dual-stack VPC):
-        // revoke exactly what it has.
-        let out = ec2
-            .describe_security_groups()
-            .group_ids(&id)
+/// A new quarantine group: no inbound rule, no outbound rule.
+pub async fn quarantine_group(
+    ec2: &Client,
+    name: &str,
+    vpc: &str,
+    other: impl Fn() -> String,
+) -> Result<String, String> {
+    let id = create(ec2, name, vpc, "quarantine", other).await?;
+    // A new group allows all outbound traffic (IPv4, and IPv6 in a dual-stack VPC):
+    // revoke exactly what it has.
+    let out = ec2
+        .describe_security_groups()
+        .group_ids(&id)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeSecurityGroups {id}: {}", sdk_message(&e)))?;
+    let egress: Vec<IpPermission> = out
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions_egress().iter().cloned())
+        .collect();
+    if !egress.is_empty() {
+        ec2.revoke_security_group_egress()
+            .group_id(&id)
+            .set_ip_permissions(Some(egress))
             .send()
             .await
-            .map_err(|e| format!("DescribeSecurityGroups {id}: {}", sdk_message(&e)))?;
-        let egress: Vec<IpPermission> = out
-            .security_groups()
-            .iter()
-            .flat_map(|g| g.ip_permissions_egress().iter().cloned())
-            .collect();
-        if !egress.is_empty() {
-            ec2.revoke_security_group_egress()
-                .group_id(&id)
-                .set_ip_permissions(Some(egress))
-                .send()
-                .await
-                .map_err(|e| format!("RevokeSecurityGroupEgress {id}: {}", sdk_message(&e)))?;
-        }
+            .map_err(|e| format!("RevokeSecurityGroupEgress {id}: {}", sdk_message(&e)))?;
     }
     Ok(id)
 }
 
-/// The allow-all group: all traffic in and out, IPv4 and IPv6, so that nothing is tracked.
-async fn allow_all_group(ec2: &Client, name: &str, vpc: &str) -> Result<String, String> {
-    let (id, created) = create(ec2, name, vpc, "quarantine-allow-all").await?;
-    if created {
-        let everything = || {
-            all_traffic()
-                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
-                .build()
-        };
-        let ipv6_out = all_traffic()
-            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
-            .build();
-        let (ingress, egress) = tokio::join!(
-            ec2.authorize_security_group_ingress()
-                .group_id(&id)
-                .ip_permissions(everything())
-                .send(),
-            ec2.authorize_security_group_egress()
-                .group_id(&id)
-                .ip_permissions(ipv6_out)
-                .send()
-        );
-        ingress.map_err(|e| format!("AuthorizeSecurityGroupIngress {id}: {}", sdk_message(&e)))?;
-        if let Err(e) = egress
-            && e.code() != Some("InvalidPermission.Duplicate")
-        {
-            return Err(format!(
-                "AuthorizeSecurityGroupEgress {id}: {}",
-                sdk_message(&e)
-            ));
-        }
-    }
-    Ok(id)
-}
-
-/// The VPC's two groups, from the lookup made while verifying, created on first use.
-pub async fn ensure(
+/// A new allow-all group: all traffic in and out, IPv4 and IPv6, so that nothing is tracked.
+pub async fn allow_all_group(
     ec2: &Client,
+    name: &str,
     vpc: &str,
-    known: &GroupsByName,
-    quarantine_name: &str,
-    allow_all_name: &str,
-) -> Result<Groups, String> {
-    let quarantine = async {
-        match known.get(quarantine_name, vpc) {
-            Some(id) => Ok(id.to_owned()),
-            None => quarantine_group(ec2, quarantine_name, vpc).await,
-        }
+    other: impl Fn() -> String,
+) -> Result<String, String> {
+    let id = create(ec2, name, vpc, "quarantine-allow-all", other).await?;
+    let everything = || {
+        all_traffic()
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+            .build()
     };
-    let allow_all = async {
-        match known.get(allow_all_name, vpc) {
-            Some(id) => Ok(id.to_owned()),
-            None => allow_all_group(ec2, allow_all_name, vpc).await,
-        }
-    };
-    let (quarantine, allow_all) = tokio::join!(quarantine, allow_all);
-    Ok(Groups {
-        allow_all,
-        quarantine: quarantine?,
-    })
+    let ipv6_out = all_traffic()
+        .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+        .build();
+    let (ingress, egress) = tokio::join!(
+        ec2.authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(everything())
+            .send(),
+        ec2.authorize_security_group_egress()
+            .group_id(&id)
+            .ip_permissions(ipv6_out)
+            .send()
+    );
+    ingress.map_err(|e| format!("AuthorizeSecurityGroupIngress {id}: {}", sdk_message(&e)))?;
+    if let Err(e) = egress
+        && e.code() != Some("InvalidPermission.Duplicate")
+    {
+        return Err(format!(
+            "AuthorizeSecurityGroupEgress {id}: {}",
+            sdk_message(&e)
+        ));
+    }
+    Ok(id)
 }
 
 async fn set_groups(ec2: &Client, eni: &str, group: &str) -> Result<(), String> {

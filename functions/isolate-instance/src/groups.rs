@@ -1,0 +1,243 @@
+//! Tourniquet's own security groups, per VPC: known from its own history, never by name.
+//!
+//! Anyone allowed `ec2:CreateSecurityGroup` can create a group called
+//! `tourniquet-quarantine` with SSH open to the world, and anyone can tag one. So a group is
+//! Tourniquet's only when history records that Tourniquet created it in that VPC. A
+//! same-named group that is not is never used, and is reported; the quarantine group is
+//! checked rule-less on every use, and any rule found is revoked and reported. All of it is
+//! read in the first round (one history query, one describe by name prefix) and costs no
+//! dependent round trip unless something is wrong.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{IpPermission, SecurityGroup};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tourniquet::Step;
+use tourniquet::history::{History, sdk_message};
+
+use crate::network::{self, Groups};
+
+/// The history kind under which each VPC's groups are recorded.
+pub const HISTORY_KIND: &str = "quarantine-groups";
+
+/// The groups Tourniquet created in one VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owned {
+    pub quarantine: String,
+    pub allow_all: String,
+}
+
+/// A live group whose name starts with the quarantine group's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveGroup {
+    pub id: String,
+    pub name: String,
+    pub vpc: String,
+    pub ingress: Vec<IpPermission>,
+    pub egress: Vec<IpPermission>,
+}
+
+impl LiveGroup {
+    pub fn from_sdk(g: &SecurityGroup) -> Option<Self> {
+        Some(Self {
+            id: g.group_id()?.to_owned(),
+            name: g.group_name()?.to_owned(),
+            vpc: g.vpc_id()?.to_owned(),
+            ingress: g.ip_permissions().to_vec(),
+            egress: g.ip_permissions_egress().to_vec(),
+        })
+    }
+}
+
+/// What the first round knows: history's records and the live groups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Known {
+    pub owned: BTreeMap<String, Owned>,
+    pub live: Vec<LiveGroup>,
+}
+
+impl Known {
+    /// From the live groups and history's records; an unreadable record is not trusted.
+    pub fn new(live: Vec<LiveGroup>, records: Vec<(String, Value)>) -> Self {
+        let owned = records
+            .into_iter()
+            .filter_map(|(vpc, v)| Some((vpc, serde_json::from_value(v).ok()?)))
+            .collect();
+        Self { owned, live }
+    }
+
+    fn live(&self, id: &str) -> Option<&LiveGroup> {
+        self.live.iter().find(|g| g.id == id)
+    }
+
+    /// The VPC's quarantine group, if Tourniquet created it and it still exists.
+    pub fn quarantine(&self, vpc: &str) -> Option<&LiveGroup> {
+        self.owned.get(vpc).and_then(|o| self.live(&o.quarantine))
+    }
+
+    /// The VPC's groups, if both exist as Tourniquet recorded them.
+    pub fn groups(&self, vpc: &str) -> Option<&Owned> {
+        self.owned
+            .get(vpc)
+            .filter(|o| self.live(&o.quarantine).is_some() && self.live(&o.allow_all).is_some())
+    }
+
+    /// Groups in the VPC that carry Tourniquet's names but that Tourniquet did not create.
+    pub fn impostors(&self, vpc: &str) -> Vec<&LiveGroup> {
+        let owned = self.owned.get(vpc);
+        self.live
+            .iter()
+            .filter(|g| g.vpc == vpc)
+            .filter(|g| owned.is_none_or(|o| g.id != o.quarantine && g.id != o.allow_all))
+            .collect()
+    }
+}
+
+/// A name no other group in the VPC has yet: the configured one, then with a suffix.
+fn suffixed(name: &str) -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{name}-{:08x}", millis & 0xffff_ffff)
+}
+
+/// Revokes every rule of the quarantine group: someone added them.
+async fn strip(ec2: &Client, g: &LiveGroup) -> Step {
+    let name = "quarantine-group-tampered";
+    let count = g.ingress.len() + g.egress.len();
+    let ingress = async {
+        if g.ingress.is_empty() {
+            return Ok(());
+        }
+        ec2.revoke_security_group_ingress()
+            .group_id(&g.id)
+            .set_ip_permissions(Some(g.ingress.clone()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_message(&e))
+    };
+    let egress = async {
+        if g.egress.is_empty() {
+            return Ok(());
+        }
+        ec2.revoke_security_group_egress()
+            .group_id(&g.id)
+            .set_ip_permissions(Some(g.egress.clone()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_message(&e))
+    };
+    match tokio::try_join!(ingress, egress) {
+        Ok(_) => Step::critical(
+            name,
+            format!(
+                "{count} rule(s) found on quarantine group {} and revoked: someone tampered with \
+                 it, and every instance quarantined in it may have been reachable",
+                g.id
+            ),
+        ),
+        Err(e) => Step::critical(
+            name,
+            format!(
+                "{count} rule(s) found on quarantine group {} and NOT all revoked ({e}): \
+                 quarantined instances may be reachable",
+                g.id
+            ),
+        ),
+    }
+}
+
+/// Creates the VPC's two groups under names nobody holds, and records them; when another
+/// invocation recorded its own first, those are used and ours deleted.
+async fn create(
+    ec2: &Client,
+    history: &History,
+    vpc: &str,
+    names: (&str, &str),
+    replace: bool,
+) -> Result<Owned, String> {
+    let (quarantine, allow_all) = tokio::join!(
+        network::quarantine_group(ec2, names.0, vpc, || suffixed(names.0)),
+        network::allow_all_group(ec2, names.1, vpc, || suffixed(names.1)),
+    );
+    let created = Owned {
+        quarantine: quarantine?,
+        allow_all: allow_all?,
+    };
+    let record = json!(created);
+    let now = SystemTime::now();
+    let kept = if replace {
+        history
+            .put_baseline(HISTORY_KIND, vpc, &record, now)
+            .await
+            .map(|()| None)
+    } else {
+        history
+            .put_baseline_once(HISTORY_KIND, vpc, &record, now)
+            .await
+    };
+    match kept {
+        Ok(None) => Ok(created),
+        Ok(Some(winner)) => {
+            let winner: Owned = serde_json::from_value(winner)
+                .map_err(|e| format!("the recorded groups of {vpc} are unreadable: {e}"))?;
+            for id in [&created.quarantine, &created.allow_all] {
+                if let Err(e) = ec2.delete_security_group().group_id(id).send().await {
+                    tracing::warn!(group = %id, error = %sdk_message(&e), "could not delete a spare group");
+                }
+            }
+            Ok(winner)
+        }
+        Err(e) => Err(format!("cannot record the groups created in {vpc}: {e}")),
+    }
+}
+
+/// The VPC's two groups, ready: Tourniquet's own, the quarantine one rule-less. The steps
+/// report what was wrong (impostors, tampering), each CRITICAL.
+pub async fn ensure(
+    ec2: &Client,
+    history: &History,
+    known: &Known,
+    vpc: &str,
+    names: (&str, &str),
+) -> (Result<Groups, String>, Vec<Step>) {
+    let mut steps: Vec<Step> = known
+        .impostors(vpc)
+        .into_iter()
+        .map(|g| {
+            Step::critical(
+                "impostor-group",
+                format!(
+                    "{} \"{}\" in {vpc} carries Tourniquet's name but Tourniquet did not create \
+                     it: never used; find who created it",
+                    g.id, g.name
+                ),
+            )
+        })
+        .collect();
+    let owned = match known.groups(vpc) {
+        Some(o) => Ok(o.clone()),
+        None => create(ec2, history, vpc, names, known.owned.contains_key(vpc)).await,
+    };
+    let owned = match owned {
+        Ok(o) => o,
+        Err(e) => return (Err(e), steps),
+    };
+    if let Some(q) = known.quarantine(vpc)
+        && q.id == owned.quarantine
+        && !(q.ingress.is_empty() && q.egress.is_empty())
+    {
+        steps.push(strip(ec2, q).await);
+    }
+    let groups = Groups {
+        allow_all: Ok(owned.allow_all),
+        quarantine: owned.quarantine,
+    };
+    (Ok(groups), steps)
+}

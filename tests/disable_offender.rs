@@ -224,8 +224,12 @@ async fn limit_zero_disables_on_the_first_offense_and_failed_attempts_count() {
 }
 
 #[tokio::test]
-async fn an_assumed_role_session_is_denied_alone() {
-    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+async fn in_this_session_mode_an_assumed_role_session_is_denied_alone() {
+    let s = setup(&[
+        ("OFFENSE_LIMIT", "0"),
+        ("ROLE_DISABLE_MODE", "this-session"),
+    ])
+    .await;
     let summary = s
         .deliver(&sample(
             "disable-offender/stop-logging-by-role-session.json",
@@ -446,4 +450,170 @@ async fn an_interrupted_disable_is_resumed() {
     }
     // One offense, however many deliveries.
     assert_eq!(s.account.history_with("OFFENSE#").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_repair_by_another_tourniquet_role_is_never_an_offense() {
+    let roles = "arn:aws:iam::123456789012:role/tourniquet-DisableOffenderFunctionRole-0F9E8D7C6B5A,\
+                 arn:aws:iam::123456789012:role/tourniquet-HealCloudTrailFunctionRole-1A2B3C4D5E6F";
+    let extra = [("OFFENSE_LIMIT", "0"), ("TOURNIQUET_ROLE_ARNS", roles)];
+    let account = Account::new().await;
+    // With the roles configured, the cold start makes no STS call: a failing STS is harmless.
+    account.inject_fault("GetCallerIdentity", "AccessDenied");
+    let fw = account.framework(FUNCTION, &extra).await;
+    let disabler = Disabler::new(
+        &fw,
+        DisableConfig::from_env(&account.env(&extra)).expect("config"),
+    );
+    let event = sample("disable-offender/update-trail-by-tourniquet.json");
+    let summary = handle(&fw, &disabler, &event, "request-1")
+        .await
+        .expect("handled");
+    assert_eq!(
+        summary.ignored.as_deref(),
+        Some("caused by one of Tourniquet's own roles"),
+        "{summary:?}"
+    );
+    assert!(summary.cases.is_empty());
+    assert!(
+        account.history_with("OFFENSE#").await.is_empty(),
+        "not counted"
+    );
+    assert!(
+        account.history_with("LOCK#").await.is_empty(),
+        "no incident"
+    );
+    assert!(account.notifications().await.is_empty(), "nobody paged");
+}
+
+/// The sample role-session offense, as session `session` of role `deploy` at `time`.
+fn role_offense(id: &str, session: &str, time: &str) -> Value {
+    let mut v = sample("disable-offender/stop-logging-by-role-session.json");
+    v["id"] = json!(id);
+    v["time"] = json!(time);
+    v["detail"]["eventTime"] = json!(time);
+    v["detail"]["userIdentity"]["principalId"] = json!(format!("AROAEXAMPLEDEPLOY:{session}"));
+    v["detail"]["userIdentity"]["arn"] = json!(format!(
+        "arn:aws:sts::123456789012:assumed-role/deploy/{session}"
+    ));
+    v
+}
+
+#[tokio::test]
+async fn a_role_offender_loses_every_older_session_and_decoys_take_one_slot() {
+    let s = setup(&[("OFFENSE_LIMIT", "0"), ("DISABLE_LIMIT", "1")]).await;
+    let role = "arn:aws:iam::123456789012:role/deploy";
+    let before = tourniquet::history::rfc3339(SystemTime::now());
+    let first = s
+        .deliver(&role_offense("ev-1", "build-7731", "2026-11-23T03:20:41Z"))
+        .await;
+    assert!(
+        matches!(first.outcome_of(role), Some(Outcome::Remediated { .. })),
+        "{first:?}"
+    );
+    let policies = s
+        .iam
+        .list_role_policies()
+        .role_name("deploy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        policies.policy_names(),
+        ["tourniquet-revoke-older-sessions"]
+    );
+    let policy = s
+        .iam
+        .get_role_policy()
+        .role_name("deploy")
+        .policy_name("tourniquet-revoke-older-sessions")
+        .send()
+        .await
+        .unwrap();
+    let document = policy_document(policy.policy_document());
+    let statement = &document["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny");
+    assert_eq!(statement["Action"], "*");
+    // Every session issued before the cutoff, whatever its name (another session of the
+    // role that existed before, `alice@example.com` say, is denied too); IAM is not
+    // enforced by the emulator, so the condition is asserted.
+    let cutoff = statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .expect("a cutoff");
+    assert!(
+        cutoff >= before.as_str(),
+        "{cutoff} is now, not earlier than {before}"
+    );
+    assert!(
+        statement["Condition"].get("StringEquals").is_none(),
+        "not per session"
+    );
+
+    // An earlier session, another name: already covered.
+    let older = s
+        .deliver(&role_offense(
+            "ev-2",
+            "alice@example.com",
+            "2026-11-23T03:21:00Z",
+        ))
+        .await;
+    assert!(
+        matches!(
+            older.outcome_of(role),
+            Some(Outcome::AlreadyRemediated { .. })
+        ),
+        "{older:?}"
+    );
+    // A decoy session issued after the cutoff: revoked again, in the same slot.
+    let later = tourniquet::history::rfc3339(SystemTime::now() + Duration::from_secs(5));
+    let decoy = s.deliver(&role_offense("ev-3", "decoy-1", &later)).await;
+    assert!(
+        matches!(decoy.outcome_of(role), Some(Outcome::Remediated { .. })),
+        "one principal, one slot: not held at DISABLE_LIMIT=1: {decoy:?}"
+    );
+    assert_eq!(s.account.history_with("SAFEGUARD#disable").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_identity_center_offender_is_paged_and_its_role_untouched() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let role_name = "AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b";
+    s.iam
+        .create_role()
+        .role_name(role_name)
+        .path("/aws-reserved/sso.amazonaws.com/")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:saml-provider/AWSSSO"},"Action":"sts:AssumeRoleWithSAML"}]}"#,
+        )
+        .send()
+        .await
+        .expect("role");
+    let summary = s
+        .deliver(&sample(
+            "disable-offender/stop-logging-by-identity-center.json",
+        ))
+        .await;
+    let role = format!("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/{role_name}");
+    assert!(
+        matches!(summary.outcome_of(&role), Some(Outcome::Noticed { .. })),
+        "{summary:?}"
+    );
+    let policies = s
+        .iam
+        .list_role_policies()
+        .role_name(role_name)
+        .send()
+        .await
+        .unwrap();
+    assert!(policies.policy_names().is_empty(), "no IAM change");
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(
+        notes[0].subject.contains("jane@example.com"),
+        "{}",
+        notes[0].subject
+    );
+    assert!(notes[0].message.contains("delete-account-assignment"));
+    assert!(notes[0].message.contains("AdministratorAccess"));
 }

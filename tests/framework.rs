@@ -407,7 +407,7 @@ async fn exemptions_short_circuit() {
     .unwrap();
     assert_eq!(
         s.ignored.as_deref(),
-        Some("caused by this function's own role")
+        Some("caused by one of Tourniquet's own roles")
     );
     assert!(s.cases.is_empty());
     assert_eq!(

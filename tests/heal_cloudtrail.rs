@@ -353,3 +353,71 @@ async fn own_role_failed_calls_redelivery_and_dry_run() {
     );
     assert!(!s.logging().await);
 }
+
+#[tokio::test]
+async fn with_history_down_a_stopped_trail_logs_again_and_a_human_is_woken() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    s.ct.stop_logging().name(TRAIL).send().await.unwrap();
+    // The history table is gone (deleted, or its key disabled).
+    let gone =
+        |op: &str| json!({"operation": op, "code": "ResourceNotFoundException", "status": 400});
+    s.account.set_faults(json!([
+        gone("UpdateItem"),
+        gone("PutItem"),
+        gone("GetItem"),
+        gone("Query")
+    ]));
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/stop-logging.json"))
+        .await;
+    s.account.set_faults(json!([]));
+    let Some(Outcome::Partial { steps }) = summary.outcome_of(ARN) else {
+        panic!("{summary:?}")
+    };
+    assert!(
+        steps.iter().any(|st| st.name == "start-logging" && st.ok),
+        "{steps:?}"
+    );
+    assert!(s.logging().await, "logging again without any history");
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(
+        notes[0].message.contains("nothing recorded"),
+        "{}",
+        notes[0].message
+    );
+
+    // A weakening that needs the baseline waits for it: nothing is guessed.
+    s.ct.update_trail()
+        .name(TRAIL)
+        .enable_log_file_validation(false)
+        .send()
+        .await
+        .unwrap();
+    s.account
+        .set_faults(json!([gone("UpdateItem"), gone("GetItem"), gone("Query")]));
+    let weakened = s
+        .deliver(&sample("heal-cloudtrail/update-trail-validation-off.json"))
+        .await;
+    s.account.set_faults(json!([]));
+    assert!(
+        matches!(weakened.outcome_of(ARN), Some(Outcome::Held { .. })),
+        "{weakened:?}"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    let trail =
+        s.ct.describe_trails()
+            .trail_name_list(TRAIL)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        trail.trail_list()[0].log_file_validation_enabled(),
+        Some(false),
+        "left for the audit once history is back"
+    );
+}

@@ -124,6 +124,27 @@ impl Env {
     }
 }
 
+impl Env {
+    /// A comma-separated list of IAM role ARNs; empty when unset.
+    pub fn role_arns(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(v) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| match crate::exempt::IdentityKey::from_caller_arn(s) {
+                crate::exempt::IdentityKey::Role { .. } if s.contains(":iam::") => Ok(s.to_owned()),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    value: s.to_owned(),
+                    expected: "comma-separated IAM role ARNs (arn:aws:iam::ACCOUNT:role/NAME)",
+                }),
+            })
+            .collect()
+    }
+}
+
 /// The variables every function shares.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
@@ -133,6 +154,9 @@ pub struct CommonConfig {
     pub alert_topic_arn: String,
     pub dry_run: bool,
     pub protected_principals: Vec<ArnGlob>,
+    /// The execution roles of every Tourniquet function of the stack: their events are
+    /// Tourniquet's own. Set, it also spares the cold start its STS call.
+    pub tourniquet_roles: Vec<String>,
 }
 
 impl CommonConfig {
@@ -143,6 +167,7 @@ impl CommonConfig {
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             dry_run: env.bool_or("DRY_RUN", false)?,
             protected_principals: env.globs("PROTECTED_PRINCIPALS")?,
+            tourniquet_roles: env.role_arns("TOURNIQUET_ROLE_ARNS")?,
         })
     }
 }
@@ -188,6 +213,7 @@ mod tests {
         .unwrap();
         assert!(!c.dry_run);
         assert_eq!(c.protected_principals.len(), 2);
+        assert!(c.tourniquet_roles.is_empty());
         let c = CommonConfig::from_env(
             "f",
             &env(&[
@@ -198,6 +224,35 @@ mod tests {
         )
         .unwrap();
         assert!(c.dry_run);
+    }
+
+    #[test]
+    fn tourniquet_roles_are_role_arns() {
+        let e = env(&[(
+            "TOURNIQUET_ROLE_ARNS",
+            "arn:aws:iam::1:role/a, arn:aws:iam::1:role/path/b",
+        )]);
+        assert_eq!(
+            e.role_arns("TOURNIQUET_ROLE_ARNS").unwrap(),
+            vec!["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/path/b"]
+        );
+        for bad in [
+            "arn:aws:iam::1:user/bob",
+            "role/a",
+            "arn:aws:sts::1:assumed-role/a/s",
+        ] {
+            let e = env(&[("TOURNIQUET_ROLE_ARNS", bad)]);
+            assert!(
+                matches!(
+                    e.role_arns("TOURNIQUET_ROLE_ARNS"),
+                    Err(ConfigError::Invalid {
+                        name: "TOURNIQUET_ROLE_ARNS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

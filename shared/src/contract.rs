@@ -183,6 +183,12 @@ pub trait Remediation: Sync {
     fn settled(&self, _subject: &Self::Subject) -> Option<String> {
         None
     }
+    /// Whether acting on this subject is safe with no history at all: idempotent and only
+    /// ever restoring (restarting a stopped trail). Such an action is taken even when the
+    /// history table cannot be reached, and a human is woken because nothing was recorded.
+    fn safe_without_history(&self, _subject: &Self::Subject) -> bool {
+        false
+    }
     /// The live state of an incident left open by an invocation that died, to finish it:
     /// `before` is the state recorded when it opened, the only one to undo to. By default
     /// the case is checked again, with that recorded state kept.

@@ -124,28 +124,35 @@ fn last_segment(path: &str) -> &str {
 #[derive(Debug, Clone)]
 pub struct Exemptions {
     protected: Vec<ArnGlob>,
-    own: IdentityKey,
+    /// This function's role and every other Tourniquet role of the stack.
+    own: Vec<IdentityKey>,
 }
 
 /// Why a principal is not acted on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrincipalExemption {
-    /// The event was caused by this function's own role: ignore it (no loops).
+    /// The event was caused by one of Tourniquet's own roles: ignore it (no loops, and one
+    /// function's repair is never another's offense).
     OwnRole,
     /// The principal matches this protected pattern: tell a human instead.
     Protected(String),
 }
 
 impl Exemptions {
-    pub fn new(protected: Vec<ArnGlob>, own_caller_arn: &str) -> Self {
+    /// `own` are ARNs of Tourniquet's own identities: the caller's as STS reports it, and
+    /// the stack's role ARNs.
+    pub fn new(protected: Vec<ArnGlob>, own: &[String]) -> Self {
         Self {
             protected,
-            own: IdentityKey::from_caller_arn(own_caller_arn),
+            own: own
+                .iter()
+                .map(|a| IdentityKey::from_caller_arn(a))
+                .collect(),
         }
     }
 
     pub fn check(&self, principal: &Principal) -> Option<PrincipalExemption> {
-        if IdentityKey::of(principal) == self.own {
+        if self.own.contains(&IdentityKey::of(principal)) {
             return Some(PrincipalExemption::OwnRole);
         }
         principal.arns().into_iter().find_map(|arn| {
@@ -231,11 +238,19 @@ mod tests {
     fn own_role_and_protected_principals() {
         let ex = Exemptions::new(
             vec![glob("arn:aws:iam::*:role/*/Breakglass")],
-            "arn:aws:sts::123:assumed-role/tq-isolate/fn",
+            &[
+                "arn:aws:sts::123:assumed-role/tq-isolate/fn".into(),
+                "arn:aws:iam::123:role/tq-heal".into(),
+            ],
         );
         assert_eq!(
             ex.check(&role_session("tq-isolate")),
             Some(PrincipalExemption::OwnRole)
+        );
+        assert_eq!(
+            ex.check(&role_session("tq-heal")),
+            Some(PrincipalExemption::OwnRole),
+            "another Tourniquet function's role is Tourniquet's own too"
         );
         assert_eq!(
             ex.check(&role_session("Breakglass")),

@@ -26,18 +26,25 @@ pub struct Framework {
     pub history: History,
     pub notifier: Notifier,
     pub exemptions: Exemptions,
-    /// This function's own identity, as STS reports it.
+    /// This function's own identity: as STS reports it, or, when the stack's roles are
+    /// configured, the first of them (its partition and account are this function's).
     pub identity: String,
 }
 
 impl Framework {
-    /// Reads the configuration, builds the clients and learns the function's own identity.
+    /// Reads the configuration, builds the clients and learns the function's own identity:
+    /// from `TOURNIQUET_ROLE_ARNS` when the template sets it (no call at cold start), else
+    /// from STS.
     pub async fn start(
         function: &'static str,
         env: &Env,
         sdk: SdkConfig,
     ) -> Result<Self, StartupError> {
         let config = CommonConfig::from_env(function, env)?;
+        if let Some(first) = config.tourniquet_roles.first() {
+            let identity = first.clone();
+            return Ok(Self::assemble(config, sdk, identity));
+        }
         let clients = FrameworkClients::new(&sdk);
         let caller = clients
             .sts
@@ -60,7 +67,10 @@ impl Framework {
         Self {
             history: History::new(clients.dynamodb, config.history_table.clone()),
             notifier: Notifier::new(clients.sns, config.alert_topic_arn.clone(), function),
-            exemptions: Exemptions::new(config.protected_principals.clone(), &identity),
+            exemptions: Exemptions::new(
+                config.protected_principals.clone(),
+                &[std::slice::from_ref(&identity), &config.tourniquet_roles].concat(),
+            ),
             identity,
             sdk,
             config,

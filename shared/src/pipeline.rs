@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use serde_json::Value;
 
 use crate::contract::{
-    Case, CaseReport, Context, Intake, IntakeError, Outcome, Remediation, Subject, Summary,
+    Case, CaseReport, Context, Intake, IntakeError, Outcome, Remediation, Step, Subject, Summary,
     Verdict, VerifyError,
 };
 use crate::events::{self, EventError, Principal, Trigger};
@@ -36,6 +36,26 @@ pub enum HandleError {
     Retry(String),
     #[error("out of time before the action was confirmed, the incident stays open: {0}")]
     Unfinished(String),
+}
+
+impl HandleError {
+    /// The error's name in Lambda's `errorType`, as a person reads it in a dead-letter queue.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Input(_) => "RejectedInput",
+            Self::Retry(_) => "RetryLater",
+            Self::Unfinished(_) => "UnfinishedRetryResumes",
+        }
+    }
+}
+
+impl From<HandleError> for lambda_runtime::Diagnostic {
+    fn from(e: HandleError) -> Self {
+        Self {
+            error_type: e.kind().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
 }
 
 /// Time kept back from the deadline to record and notify after acting.
@@ -96,9 +116,10 @@ fn report(case: &str, outcome: Outcome, resumed: bool) -> CaseReport {
     }
 }
 
-/// The safeguard holder of an incident: the same for every invocation that works on it.
-fn holder(function: &str, delivery: &str, resource: &str) -> String {
-    format!("{function}:{delivery}:{resource}")
+/// The safeguard holder of a resource: one resource takes one slot per window, however many
+/// incidents, sessions or invocations it takes (decoys cannot drain the safeguard).
+fn holder(function: &str, resource: &str) -> String {
+    format!("{function}:{resource}")
 }
 
 impl<L: Ledger, P: Pager> Run<'_, L, P> {
@@ -128,7 +149,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             cases: Vec::new(),
         };
         if let Some(PrincipalExemption::OwnRole) = actor.and_then(|a| fw.exemptions.check(a)) {
-            summary.ignored = Some("caused by this function's own role".into());
+            summary.ignored = Some("caused by one of Tourniquet's own roles".into());
             return Ok(summary);
         }
         let ctx = Context {
@@ -195,7 +216,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             now: ctx.now,
             lease_until: Self::lease_until(ctx),
         };
-        let holder = holder(function, ctx.delivery_id, &case.resource);
+        let holder = holder(function, &case.resource);
         let (lock, verdict, survey) = tokio::join!(
             self.ledger.lock(&request),
             r.verify(ctx, case),
@@ -203,10 +224,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         );
         match lock {
             Err(e) => {
-                let held = Outcome::Held {
-                    reason: format!("cannot open the incident, failing closed: {e}"),
-                };
-                self.notify(ctx, r, case, None, report(&case.resource, held, false))
+                self.without_history(ctx, r, case, verdict, e.to_string())
                     .await
             }
             Ok(Lock::Duplicate) => report(&case.resource, Outcome::Duplicate, false),
@@ -225,6 +243,49 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 Box::pin(self.proceed(ctx, r, case, opened)).await
             }
         }
+    }
+
+    /// History cannot be reached: nothing can be locked or recorded. Fail closed, except for
+    /// an action that is safe without history, which is taken; either way a human is woken.
+    async fn without_history<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        verdict: Result<Verdict<R::Subject>, VerifyError>,
+        error: String,
+    ) -> CaseReport {
+        let subject = match verdict {
+            Ok(Verdict::Act(subject))
+                if !ctx.dry_run && r.safe_without_history(&subject.subject) =>
+            {
+                subject
+            }
+            _ => {
+                let held = Outcome::Held {
+                    reason: format!("cannot open the incident, failing closed: {error}"),
+                };
+                return self
+                    .notify(ctx, r, case, None, report(&case.resource, held, false))
+                    .await;
+            }
+        };
+        let mut steps = act_in_time(ctx, r, case, &subject.subject)
+            .await
+            .unwrap_or_else(|| vec![Step::critical("act", "out of time before it was confirmed")]);
+        steps.push(Step::critical(
+            "history",
+            format!("history unreachable, nothing recorded and no baseline read: {error}"),
+        ));
+        let outcome = Outcome::Partial { steps };
+        self.notify(
+            ctx,
+            r,
+            case,
+            Some(&subject),
+            report(&case.resource, outcome, false),
+        )
+        .await
     }
 
     fn incident<R: Remediation>(
@@ -433,13 +494,11 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         } else {
             IncidentStatus::InProgress
         };
-        let holder = holder(self.fw.function(), ctx.incident, &case.resource);
+        let holder = holder(self.fw.function(), &case.resource);
         let (slot, recorded, noted) = tokio::join!(
             async {
                 match (r.safeguard(), survey) {
-                    (Some(_), Some(s)) if resumed && s.held_by(&holder) => {
-                        SlotDecision::Granted { slot: 0 }
-                    }
+                    (Some(_), Some(s)) if s.held_by(&holder) => SlotDecision::Granted { slot: 0 },
                     (Some(sg), Some(s)) => sg.claim(s, &holder, ctx.now).await,
                     _ => SlotDecision::Granted { slot: 0 },
                 }
@@ -652,7 +711,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 match serde_json::from_value::<R::Target>(held.target.clone()) {
                     Ok(target) => {
                         let case = Case { resource, target };
-                        let holder = holder(self.fw.function(), &held.delivery, &case.resource);
+                        let holder = holder(self.fw.function(), &case.resource);
                         let survey = Self::survey(r, &holder, ctx.now).await;
                         Box::pin(self.resume(ctx, r, &case, held, survey)).await
                     }
@@ -723,7 +782,7 @@ async fn act_in_time<R: Remediation>(
     r: &R,
     case: &Case<R::Target>,
     subject: &R::Subject,
-) -> Option<Vec<crate::contract::Step>> {
+) -> Option<Vec<Step>> {
     let act = Box::pin(r.act(ctx, case, subject));
     let Some(deadline) = ctx.deadline else {
         return Some(act.await);

@@ -23,6 +23,7 @@ fn framework() -> Framework {
         alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:unused".into(),
         dry_run: false,
         protected_principals: Vec::new(),
+        tourniquet_roles: Vec::new(),
     };
     let sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -311,6 +312,8 @@ async fn out_of_time_pages_errs_and_the_retry_resumes_at_once() {
         .await
         .unwrap_err();
     assert!(matches!(err, HandleError::Unfinished(_)), "{err}");
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "UnfinishedRetryResumes");
     let sent = pager.taken();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].severity, Severity::Critical);
@@ -326,6 +329,26 @@ async fn out_of_time_pages_errs_and_the_retry_resumes_at_once() {
     assert!(only(&summary).resumed);
     assert_eq!(fast.acted.load(Ordering::SeqCst), 1);
     assert!(!ledger.is_open("fake", INSTANCE));
+}
+
+#[tokio::test]
+async fn function_errors_have_names_a_person_reads() {
+    let (fw, ledger, pager, fake) = (
+        framework(),
+        MemoryLedger::default(),
+        MemoryPager::default(),
+        Fake::default(),
+    );
+    let run = Run {
+        fw: &fw,
+        ledger: &ledger,
+        pager: &pager,
+    };
+    let err = run.handle(&fake, &json!("x"), "r", None).await.unwrap_err();
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "RejectedInput");
+    assert!(diagnostic.error_message.contains("rejected input"));
+    assert!(pager.taken().is_empty());
 }
 
 #[tokio::test]

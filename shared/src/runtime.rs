@@ -1,6 +1,6 @@
 //! The Lambda entry point every function shares: start once, then serve events.
 
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::config::Env;
@@ -47,10 +47,13 @@ pub async fn serve<R: Remediation>(
         )
         .await;
         match handled {
-            Ok(summary) => Ok(serde_json::to_value(summary)?),
+            Ok(summary) => serde_json::to_value(summary).map_err(|e| Diagnostic {
+                error_type: "UnreportableSummary".into(),
+                error_message: e.to_string(),
+            }),
             Err(e) => {
                 tracing::error!(error = %e, "invocation failed");
-                Err(lambda_runtime::Error::from(e))
+                Err(Diagnostic::from(e))
             }
         }
     }))

@@ -54,8 +54,8 @@ pub struct Survey {
 }
 
 impl Survey {
-    /// Whether `holder` holds a slot of the current window: a resumed incident keeps the
-    /// slot its first invocation took.
+    /// Whether `holder` holds a slot of the current window: a resource keeps the slot it
+    /// took, for a resumed incident or a new one.
     pub fn held_by(&self, holder: &str) -> bool {
         self.holders.iter().any(|h| h == holder)
     }

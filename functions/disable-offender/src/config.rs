@@ -5,12 +5,23 @@ use std::time::Duration;
 use tourniquet::config::{ConfigError, Env};
 use tourniquet::safeguard::SafeguardPolicy;
 
+/// What disabling an assumed-role offender denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleDisableMode {
+    /// Every session of the role issued before now (`aws:TokenIssueTime`), whatever its
+    /// name: a session name is chosen by whoever assumes the role.
+    SessionsBeforeNow,
+    /// Only the offending session (`aws:userid`).
+    ThisSession,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisableConfig {
     /// Disable when a principal has more offenses than this in the window (0: the first).
     pub offense_limit: u32,
     pub offense_window: Duration,
     pub safeguard: SafeguardPolicy,
+    pub role_mode: RoleDisableMode,
 }
 
 impl DisableConfig {
@@ -22,6 +33,20 @@ impl DisableConfig {
                 kind: "disable",
                 limit: env.u32_or("DISABLE_LIMIT", 2)?,
                 window: env.duration_or("DISABLE_WINDOW_MINUTES", 60, 60)?,
+            },
+            role_mode: match env
+                .string_or("ROLE_DISABLE_MODE", "sessions-before-now")
+                .as_str()
+            {
+                "sessions-before-now" => RoleDisableMode::SessionsBeforeNow,
+                "this-session" => RoleDisableMode::ThisSession,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name: "ROLE_DISABLE_MODE",
+                        value: other.to_owned(),
+                        expected: "sessions-before-now or this-session",
+                    });
+                }
             },
         })
     }
@@ -38,6 +63,12 @@ mod tests {
         assert_eq!(c.offense_window, Duration::from_secs(30 * 86_400));
         assert_eq!(c.safeguard.limit, 2);
         assert_eq!(c.safeguard.window, Duration::from_secs(3600));
+        assert_eq!(c.role_mode, RoleDisableMode::SessionsBeforeNow);
+        let one =
+            DisableConfig::from_env(&Env::from_pairs([("ROLE_DISABLE_MODE", "this-session")]));
+        assert_eq!(one.unwrap().role_mode, RoleDisableMode::ThisSession);
+        let bad = DisableConfig::from_env(&Env::from_pairs([("ROLE_DISABLE_MODE", "all")]));
+        assert!(bad.unwrap_err().to_string().contains("ROLE_DISABLE_MODE"));
         let bad = DisableConfig::from_env(&Env::from_pairs([("OFFENSE_LIMIT", "two")]));
         assert!(bad.unwrap_err().to_string().contains("OFFENSE_LIMIT"));
     }

@@ -27,7 +27,7 @@ use tourniquet::{
     Trigger, Verdict, VerifyError,
 };
 
-pub use config::DisableConfig;
+pub use config::{DisableConfig, RoleDisableMode};
 
 pub const FUNCTION: &str = "disable-offender";
 
@@ -45,6 +45,13 @@ pub enum Offender {
         session_arn: String,
         /// `ROLEID:SESSION`, the `aws:userid` of the session.
         user_id: String,
+    },
+    /// A session of an IAM Identity Center role: IAM refuses changes to those roles, the
+    /// person is disabled in Identity Center.
+    IdentityCenter {
+        role_arn: String,
+        /// The session name, which Identity Center sets to the person's user name.
+        person: String,
     },
     /// Root, an AWS service, a federated user, or an identity without an IAM handle.
     Untouchable {
@@ -66,6 +73,12 @@ impl Offender {
                 role_arn: Some(role_arn),
                 ..
             } => match role_arn.rsplit('/').next().filter(|n| !n.is_empty()) {
+                Some(_) if role_arn.contains(":role/aws-reserved/sso.amazonaws.com/") => {
+                    Self::IdentityCenter {
+                        role_arn: role_arn.clone(),
+                        person: arn.rsplit('/').next().unwrap_or_default().to_owned(),
+                    }
+                }
                 Some(role_name) if role_arn.contains(":role/") => Self::RoleSession {
                     role_name: role_name.to_owned(),
                     role_arn: role_arn.clone(),
@@ -107,7 +120,7 @@ impl Offender {
     pub fn key(&self) -> &str {
         match self {
             Self::User { arn, .. } => arn,
-            Self::RoleSession { role_arn, .. } => role_arn,
+            Self::RoleSession { role_arn, .. } | Self::IdentityCenter { role_arn, .. } => role_arn,
             Self::Untouchable { arn, .. } => arn,
         }
     }
@@ -119,6 +132,9 @@ pub struct Disable {
     pub offender: Offender,
     /// The user's access keys that are active now.
     pub active_keys: Vec<String>,
+    /// For a role in `sessions-before-now` mode: the sessions issued before this instant
+    /// (RFC 3339) are denied.
+    pub revoke_before: Option<String>,
 }
 
 /// An offense, as found in an event.
@@ -146,6 +162,41 @@ fn history_lines(offenses: &[OffenseRecord]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// An Identity Center offender over the limit: IAM refuses changes to its role, so a person
+/// is woken with the exact steps.
+fn identity_center_notice(role_arn: &str, person: &str, record: &str) -> Verdict<Disable> {
+    let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
+    // AWSReservedSSO_<permission set>_<hash>
+    let permission_set = role
+        .strip_prefix("AWSReservedSSO_")
+        .and_then(|r| r.rsplit_once('_'))
+        .map_or(role, |(set, _)| set);
+    let account = role_arn.split(':').nth(4).unwrap_or("");
+    Verdict::Notice {
+        severity: Severity::Critical,
+        headline: format!("disable {person} in IAM Identity Center now"),
+        detail: format!(
+            "{record}\nThe offender is {person}, signed in through IAM Identity Center \
+             (permission set {permission_set}, role {role_arn}). IAM refuses changes to \
+             Identity Center roles, so nothing was changed. A person must now:\n  \
+             - disable the user {person} in IAM Identity Center (Users > {person} > Disable \
+             user access), which stops new sign-ins;\n  \
+             - remove the account assignment: aws sso-admin delete-account-assignment \
+             --instance-arn <Identity Center instance> --target-id {account} --target-type \
+             AWS_ACCOUNT --permission-set-arn <ARN of {permission_set}> --principal-type USER \
+             --principal-id <user id of {person}>;\n  \
+             - sessions already issued last until they expire (the permission set's session \
+             duration): watch the user's activity until then."
+        ),
+        facts: json!({
+            "principal": role_arn,
+            "person": person,
+            "permission_set": permission_set,
+            "account": account,
+        }),
+    }
 }
 
 /// How a person gives a disabled user back its keys and its rights.
@@ -220,6 +271,50 @@ impl Disabler {
             }
             Err(e) => Err(format!("GetRolePolicy {role}: {}", sdk_message(&e))),
         }
+    }
+
+    /// The cutoff of the role's revoke policy, if it has one; `None` when the role is gone.
+    async fn live_revocation(&self, role: &str) -> Result<Option<Option<String>>, String> {
+        match self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy::REVOKE_POLICY)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(policy::cutoff_of(out.policy_document()))),
+            Err(e) if e.code() == Some("NoSuchEntity") => {
+                match self.iam.get_role().role_name(role).send().await {
+                    Ok(_) => Ok(Some(None)),
+                    Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+                    Err(e) => Err(format!("GetRole {role}: {}", sdk_message(&e))),
+                }
+            }
+            Err(e) => Err(format!("GetRolePolicy {role}: {}", sdk_message(&e))),
+        }
+    }
+
+    /// Every session of the role issued before `cutoff`, whatever its name.
+    async fn revoke_sessions(&self, role: &str, cutoff: &str) -> Vec<Step> {
+        let result = self
+            .iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(policy::REVOKE_POLICY)
+            .policy_document(policy::deny_sessions_before(cutoff).to_string())
+            .send()
+            .await;
+        vec![match result {
+            Ok(_) => Step::ok(
+                "revoke-sessions",
+                format!(
+                    "inline policy {} on role {role} denies every session issued before {cutoff}",
+                    policy::REVOKE_POLICY
+                ),
+            ),
+            Err(e) => Step::critical("revoke-sessions", sdk_message(&e)),
+        }]
     }
 
     async fn disable_user(&self, name: &str, keys: &[String]) -> Vec<Step> {
@@ -401,10 +496,59 @@ impl Remediation for Disabler {
                     Disable {
                         offender: offender.clone(),
                         active_keys: keys,
+                        revoke_before: None,
                     },
                     before,
                     plan,
                     undo,
+                )
+            }
+            Offender::IdentityCenter { role_arn, person } => {
+                return Ok(identity_center_notice(role_arn, person, &record));
+            }
+            Offender::RoleSession { role_name, .. }
+                if self.config.role_mode == RoleDisableMode::SessionsBeforeNow =>
+            {
+                let Some(cutoff) = self.live_revocation(role_name).await.map_err(VerifyError)?
+                else {
+                    return Ok(Verdict::NothingToDo(format!(
+                        "role {role_name} no longer exists"
+                    )));
+                };
+                // The call was made by a session the live revocation already covers.
+                let event_time = ctx.trigger.envelope().map(|e| e.time.as_str());
+                if let (Some(c), Some(at)) = (&cutoff, event_time)
+                    && at < c.as_str()
+                {
+                    return Ok(Verdict::AlreadyRemediated(format!(
+                        "every session of role {role_name} issued before {c} is already denied"
+                    )));
+                }
+                let now = rfc3339(ctx.now);
+                let undo = match &cutoff {
+                    Some(old) => format!(
+                        "put back the earlier cutoff: aws iam put-role-policy --role-name {role_name} \
+                         --policy-name {} with aws:TokenIssueTime {old}",
+                        policy::REVOKE_POLICY
+                    ),
+                    None => format!(
+                        "aws iam delete-role-policy --role-name {role_name} --policy-name {} \
+                         (sessions issued since then were never affected)",
+                        policy::REVOKE_POLICY
+                    ),
+                };
+                (
+                    Disable {
+                        offender: offender.clone(),
+                        active_keys: Vec::new(),
+                        revoke_before: Some(now.clone()),
+                    },
+                    json!({"role": role_name, "revoke_policy_cutoff": cutoff}),
+                    vec![format!(
+                        "deny every session of role {role_name} issued before {now} \
+                         (aws:TokenIssueTime), whatever its name"
+                    )],
+                    vec![undo],
                 )
             }
             Offender::RoleSession {
@@ -432,6 +576,7 @@ impl Remediation for Disabler {
                     Disable {
                         offender: offender.clone(),
                         active_keys: Vec::new(),
+                        revoke_before: None,
                     },
                     json!({"role": role_name, "session": user_id, "deny_policy": false}),
                     vec![format!(
@@ -492,9 +637,17 @@ impl Remediation for Disabler {
     async fn act(&self, _: &Context<'_>, _: &Case<Offense>, disable: &Disable) -> Vec<Step> {
         match &disable.offender {
             Offender::User { name, .. } => self.disable_user(name, &disable.active_keys).await,
+            Offender::RoleSession { role_name, .. } if disable.revoke_before.is_some() => {
+                let cutoff = disable.revoke_before.as_deref().unwrap_or_default();
+                self.revoke_sessions(role_name, cutoff).await
+            }
             Offender::RoleSession {
                 role_name, user_id, ..
             } => self.disable_session(role_name, user_id).await,
+            Offender::IdentityCenter { role_arn, .. } => vec![Step::critical(
+                "disable",
+                format!("{role_arn} is an Identity Center role: not changed through IAM"),
+            )],
             Offender::Untouchable { arn, why } => {
                 vec![Step::critical(
                     "disable",
@@ -532,6 +685,18 @@ mod tests {
         );
         assert!(
             matches!(o, Offender::RoleSession { ref role_name, ref user_id, .. } if role_name == "deploy" && user_id == "AROA1:ci")
+        );
+        let sso = Principal::AssumedRole {
+            arn: "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0a1b/jane@example.com".into(),
+            principal_id: "AROA2:jane@example.com".into(),
+            account: "1".into(),
+            role_arn: Some(
+                "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b"
+                    .into(),
+            ),
+        };
+        assert!(
+            matches!(Offender::of(&sso), Offender::IdentityCenter { ref person, .. } if person == "jane@example.com")
         );
         let root = Principal::Root {
             arn: "arn:aws:iam::1:root".into(),

@@ -29,6 +29,63 @@ pub fn deny_session(user_id: &str) -> Value {
     })
 }
 
+/// The inline policy on a role that revokes its sessions issued before a cutoff.
+pub const REVOKE_POLICY: &str = "tourniquet-revoke-older-sessions";
+
+/// Deny everything to every session of a role issued before `cutoff` (RFC 3339): what the
+/// IAM console's "Revoke active sessions" does. Sessions issued later are not affected, so
+/// whoever may legitimately assume the role can do so again.
+pub fn deny_sessions_before(cutoff: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TourniquetRevokeOlderSessions",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}
+        }]
+    })
+}
+
+/// The cutoff of a revoke policy as IAM returns it (URL-encoded JSON), if it is one.
+pub fn cutoff_of(encoded: &str) -> Option<String> {
+    let doc: Value = serde_json::from_str(&percent_decode(encoded)?).ok()?;
+    doc.get("Statement")?
+        .as_array()?
+        .iter()
+        .find_map(|s| {
+            s.get("Condition")?
+                .get("DateLessThan")?
+                .get("aws:TokenIssueTime")
+        })?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// RFC 3986 percent-decoding; `None` for bytes that are not UTF-8.
+fn percent_decode(encoded: &str) -> Option<String> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = encoded
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// The inline policy name for one session: IAM names allow `[A-Za-z0-9+=,.@_-]`, at most
 /// 128 characters; the session id's `:` and anything else becomes `-`.
 pub fn session_policy_name(user_id: &str) -> String {
@@ -61,6 +118,27 @@ mod tests {
         );
         assert_eq!(deny_all()["Statement"][0]["Action"], "*");
         assert!(deny_all()["Statement"][0].get("Condition").is_none());
+    }
+
+    #[test]
+    fn revoke_policy_denies_older_sessions_and_reads_back() {
+        let doc = deny_sessions_before("2026-11-29T12:00:00Z");
+        assert_eq!(
+            doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "2026-11-29T12:00:00Z"
+        );
+        let encoded = doc
+            .to_string()
+            .replace('{', "%7B")
+            .replace('"', "%22")
+            .replace(':', "%3A");
+        assert_eq!(cutoff_of(&encoded).as_deref(), Some("2026-11-29T12:00:00Z"));
+        assert_eq!(
+            cutoff_of(&doc.to_string()).as_deref(),
+            Some("2026-11-29T12:00:00Z")
+        );
+        assert_eq!(cutoff_of(&deny_all().to_string()), None);
+        assert_eq!(cutoff_of("%zz not json %"), None);
     }
 
     #[test]

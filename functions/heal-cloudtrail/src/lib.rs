@@ -42,7 +42,8 @@ pub enum Heal {
         live: Box<TrailConfig>,
         baseline: Box<TrailConfig>,
     },
-    /// Logging is off and there is no baseline to compare the rest with.
+    /// Logging is off and there is no baseline to compare the rest with (none is known, or
+    /// history cannot be reached).
     StartLogging { live: TrailConfig },
 }
 
@@ -389,7 +390,21 @@ impl Remediation for Healer {
         let trail = &case.target;
         let (live, baseline) = tokio::join!(self.read(trail), self.baseline(trail));
         let live = live.map_err(VerifyError)?;
-        let baseline = baseline.map_err(VerifyError)?;
+        let baseline = match (baseline, &live) {
+            (Ok(b), _) => b,
+            // History is unreachable: a stopped trail is still restarted (only ever a
+            // restore), anything else waits for its baseline.
+            (Err(e), Some(live)) if !live.logging => {
+                let summary = format!(
+                    "trail {} is not logging (its baseline cannot be read: {e})",
+                    trail.name
+                );
+                let problems = ["logging turned off".to_owned()];
+                let heal = Heal::StartLogging { live: live.clone() };
+                return Ok(Self::subject(heal, summary, &problems));
+            }
+            (Err(e), _) => return Err(VerifyError(e)),
+        };
         let failed_call = matches!(ctx.trigger, Trigger::ApiCall(_, c) if c.error_code.is_some());
         match (live, baseline) {
             (None, Some(baseline)) => {
@@ -442,6 +457,11 @@ impl Remediation for Healer {
                 ))
             }
         }
+    }
+
+    /// Restarting a stopped trail is idempotent and only ever restores.
+    fn safe_without_history(&self, heal: &Heal) -> bool {
+        matches!(heal, Heal::StartLogging { .. })
     }
 
     /// A healthy trail's configuration becomes its baseline.

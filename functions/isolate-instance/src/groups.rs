@@ -38,6 +38,10 @@ pub struct LiveGroup {
     pub vpc: String,
     pub ingress: Vec<IpPermission>,
     pub egress: Vec<IpPermission>,
+    /// Carries Tourniquet's purpose tag. Anyone can forge a tag, so this never makes a group
+    /// trusted; it only marks one that is probably another invocation's, created a moment
+    /// ago and about to be recorded or removed.
+    pub tagged: bool,
 }
 
 impl LiveGroup {
@@ -48,6 +52,10 @@ impl LiveGroup {
             vpc: g.vpc_id()?.to_owned(),
             ingress: g.ip_permissions().to_vec(),
             egress: g.ip_permissions_egress().to_vec(),
+            tagged: g
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(network::PURPOSE_TAG)),
         })
     }
 }
@@ -85,24 +93,30 @@ impl Known {
             .filter(|o| self.live(&o.quarantine).is_some() && self.live(&o.allow_all).is_some())
     }
 
-    /// Groups in the VPC that carry Tourniquet's names but that Tourniquet did not create.
+    /// Groups in the VPC that carry Tourniquet's names but that Tourniquet did not record, and
+    /// that do not even pretend to be Tourniquet's: reported. None of the unrecorded ones is
+    /// ever used.
     pub fn impostors(&self, vpc: &str) -> Vec<&LiveGroup> {
         let owned = self.owned.get(vpc);
         self.live
             .iter()
-            .filter(|g| g.vpc == vpc)
+            .filter(|g| g.vpc == vpc && !g.tagged)
             .filter(|g| owned.is_none_or(|o| g.id != o.quarantine && g.id != o.allow_all))
             .collect()
     }
 }
 
-/// A name no other group in the VPC has yet: the configured one, then with a suffix.
+/// The configured name with a suffix no concurrent invocation picks too: the time, mixed
+/// with the per-process random keys of the standard hasher.
 fn suffixed(name: &str) -> String {
-    let millis = SystemTime::now()
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
+        .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{name}-{:08x}", millis & 0xffff_ffff)
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(nanos);
+    format!("{name}-{:08x}", h.finish() & 0xffff_ffff)
 }
 
 /// Revokes every rule of the quarantine group: someone added them.
@@ -198,6 +212,14 @@ async fn create(
     }
 }
 
+/// Groups another invocation recorded for the VPC since the first round read history (the
+/// first isolations in a new VPC often come together): used instead of making more.
+async fn recorded_since(history: &History, known: &Known, vpc: &str) -> Option<Owned> {
+    let record = history.baseline(HISTORY_KIND, vpc).await.ok()??;
+    let owned: Owned = serde_json::from_value(record).ok()?;
+    (known.owned.get(vpc) != Some(&owned)).then_some(owned)
+}
+
 /// The VPC's two groups, ready: Tourniquet's own, the quarantine one rule-less. The steps
 /// report what was wrong (impostors, tampering), each CRITICAL.
 pub async fn ensure(
@@ -223,7 +245,10 @@ pub async fn ensure(
         .collect();
     let owned = match known.groups(vpc) {
         Some(o) => Ok(o.clone()),
-        None => create(ec2, history, vpc, names, known.owned.contains_key(vpc)).await,
+        None => match recorded_since(history, known, vpc).await {
+            Some(o) => Ok(o),
+            None => create(ec2, history, vpc, names, known.owned.contains_key(vpc)).await,
+        },
     };
     let owned = match owned {
         Ok(o) => o,

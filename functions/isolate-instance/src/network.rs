@@ -33,15 +33,13 @@ fn all_traffic() -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
     IpPermission::builder().ip_protocol("-1")
 }
 
+/// The tag on the groups Tourniquet creates: for people, never trusted.
+pub const PURPOSE_TAG: &str = "tourniquet:purpose";
+
 fn tagged(purpose: &str) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(ResourceType::SecurityGroup)
-        .tags(
-            Tag::builder()
-                .key("tourniquet:purpose")
-                .value(purpose)
-                .build(),
-        )
+        .tags(Tag::builder().key(PURPOSE_TAG).value(purpose).build())
         .build()
 }
 

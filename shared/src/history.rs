@@ -371,6 +371,27 @@ impl History {
         Ok(())
     }
 
+    /// One item, read consistently and decoded by `decode`; `None` when absent.
+    async fn get<T>(
+        &self,
+        pk: String,
+        sk: &str,
+        operation: &'static str,
+        decode: impl Fn(&Item<'_>) -> Result<T, HistoryError>,
+    ) -> Result<Option<T>, HistoryError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err(operation, &e))?;
+        out.item().map(|map| decode(&self.item(map))).transpose()
+    }
+
     /// Every item of a partition, optionally filtered, decoded by `decode`.
     async fn partition<T>(
         &self,
@@ -418,19 +439,13 @@ impl History {
         resource: &str,
         id: &str,
     ) -> Result<Option<IncidentRecord>, HistoryError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("INCIDENT#{resource}")))
-            .key("sk", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.err("GetItem (incident)", &e))?;
-        out.item()
-            .map(|map| IncidentRecord::decode(&self.item(map)))
-            .transpose()
+        self.get(
+            format!("INCIDENT#{resource}"),
+            id,
+            "GetItem (incident)",
+            IncidentRecord::decode,
+        )
+        .await
     }
 
     /// Records one offense. Keyed by delivery and written only once, so a redelivered
@@ -493,6 +508,22 @@ impl History {
         Ok(offenses)
     }
 
+    fn baseline_put(
+        &self,
+        kind: &str,
+        name: &str,
+        config: &Value,
+        now: SystemTime,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("BASELINE#{kind}")))
+            .item("sk", s(name))
+            .item("config", s(config.to_string()))
+            .item("recorded_at", s(rfc3339(now)))
+    }
+
     /// Keeps the known-good configuration of `name` (a trail's ARN, say) to restore later.
     pub async fn put_baseline(
         &self,
@@ -501,13 +532,7 @@ impl History {
         config: &Value,
         now: SystemTime,
     ) -> Result<(), HistoryError> {
-        self.db
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("BASELINE#{kind}")))
-            .item("sk", s(name))
-            .item("config", s(config.to_string()))
-            .item("recorded_at", s(rfc3339(now)))
+        self.baseline_put(kind, name, config, now)
             .send()
             .await
             .map_err(|e| self.err("PutItem (baseline)", &e))?;
@@ -524,13 +549,7 @@ impl History {
         now: SystemTime,
     ) -> Result<Option<Value>, HistoryError> {
         let result = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("BASELINE#{kind}")))
-            .item("sk", s(name))
-            .item("config", s(config.to_string()))
-            .item("recorded_at", s(rfc3339(now)))
+            .baseline_put(kind, name, config, now)
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -547,19 +566,13 @@ impl History {
     }
 
     pub async fn baseline(&self, kind: &str, name: &str) -> Result<Option<Value>, HistoryError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("BASELINE#{kind}")))
-            .key("sk", s(name))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.err("GetItem (baseline)", &e))?;
-        out.item()
-            .map(|map| self.item(map).json("config"))
-            .transpose()
+        self.get(
+            format!("BASELINE#{kind}"),
+            name,
+            "GetItem (baseline)",
+            |item| item.json("config"),
+        )
+        .await
     }
 
     /// Every baseline of a kind, by name.

@@ -516,6 +516,23 @@ pub mod memory {
             f(&mut locks, (action.to_owned(), resource.to_owned()))
         }
 
+        /// Applies `f` to the lock when it still belongs to `incident`.
+        fn with_incident(
+            &self,
+            action: &str,
+            resource: &str,
+            incident: &str,
+            f: impl FnOnce(&mut LockItem),
+        ) {
+            self.with_lock(action, resource, |locks, key| {
+                if let Some(item) = locks.get_mut(&key)
+                    && item.held.incident == incident
+                {
+                    f(item);
+                }
+            });
+        }
+
         /// Whether the lock of a resource is open now.
         pub fn is_open(&self, action: &str, resource: &str) -> bool {
             self.with_lock(action, resource, |l, k| {
@@ -605,12 +622,8 @@ pub mod memory {
             incident: &str,
             delivery: &str,
         ) -> Result<(), HistoryError> {
-            self.with_lock(action, resource, |locks, key| {
-                if let Some(item) = locks.get_mut(&key)
-                    && item.held.incident == incident
-                {
-                    item.deliveries.push(delivery.to_owned());
-                }
+            self.with_incident(action, resource, incident, |item| {
+                item.deliveries.push(delivery.to_owned());
             });
             Ok(())
         }
@@ -623,14 +636,10 @@ pub mod memory {
             _outcome: &str,
             remediated: bool,
         ) -> Result<(), HistoryError> {
-            self.with_lock(action, resource, |locks, key| {
-                if let Some(item) = locks.get_mut(&key)
-                    && item.held.incident == incident
-                {
-                    item.state = CLOSED;
-                    if remediated {
-                        item.remediated = Some(incident.to_owned());
-                    }
+            self.with_incident(action, resource, incident, |item| {
+                item.state = CLOSED;
+                if remediated {
+                    item.remediated = Some(incident.to_owned());
                 }
             });
             Ok(())
@@ -643,13 +652,9 @@ pub mod memory {
             incident: &str,
             delivery: &str,
         ) -> Result<(), HistoryError> {
-            self.with_lock(action, resource, |locks, key| {
-                if let Some(item) = locks.get_mut(&key)
-                    && item.held.incident == incident
-                {
-                    item.state = CLOSED;
-                    item.deliveries.retain(|d| d != delivery);
-                }
+            self.with_incident(action, resource, incident, |item| {
+                item.state = CLOSED;
+                item.deliveries.retain(|d| d != delivery);
             });
             Ok(())
         }
@@ -661,12 +666,8 @@ pub mod memory {
             incident: &str,
             now: SystemTime,
         ) -> Result<(), HistoryError> {
-            self.with_lock(action, resource, |locks, key| {
-                if let Some(item) = locks.get_mut(&key)
-                    && item.held.incident == incident
-                {
-                    item.held.lease_until_ms = epoch_millis(now);
-                }
+            self.with_incident(action, resource, incident, |item| {
+                item.held.lease_until_ms = epoch_millis(now);
             });
             Ok(())
         }

@@ -107,6 +107,33 @@ impl Remediation for Fake {
     }
 }
 
+/// The framework offline, with an in-memory ledger and pager.
+struct Bench {
+    fw: Framework,
+    ledger: MemoryLedger,
+    pager: MemoryPager,
+}
+
+impl Bench {
+    fn new() -> Self {
+        Self::with(MemoryLedger::default())
+    }
+    fn with(ledger: MemoryLedger) -> Self {
+        Self {
+            fw: framework(),
+            ledger,
+            pager: MemoryPager::default(),
+        }
+    }
+    fn run(&self) -> Run<'_, MemoryLedger, MemoryPager> {
+        Run {
+            fw: &self.fw,
+            ledger: &self.ledger,
+            pager: &self.pager,
+        }
+    }
+}
+
 fn direct() -> Value {
     json!({"instance_ids": [INSTANCE], "reason": "test"})
 }
@@ -153,18 +180,10 @@ async fn opened_elsewhere(ledger: &MemoryLedger, lease_until: SystemTime) -> Str
 
 #[tokio::test]
 async fn a_trigger_for_an_open_incident_joins_it() {
-    let (fw, ledger, pager, fake) = (
-        framework(),
-        MemoryLedger::default(),
-        MemoryPager::default(),
-        Fake::default(),
-    );
-    let id = opened_elsewhere(&ledger, SystemTime::now() + Duration::from_secs(60)).await;
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let (b, fake) = (Bench::new(), Fake::default());
+    let (ledger, pager) = (&b.ledger, &b.pager);
+    let id = opened_elsewhere(ledger, SystemTime::now() + Duration::from_secs(60)).await;
+    let run = b.run();
     let summary = run.handle(&fake, &direct(), "second", None).await.unwrap();
     assert_eq!(only(&summary).outcome, Outcome::Joined { incident: id });
     assert_eq!(
@@ -184,18 +203,10 @@ async fn a_trigger_for_an_open_incident_joins_it() {
 
 #[tokio::test]
 async fn an_abandoned_incident_is_resumed_from_its_recorded_state() {
-    let (fw, ledger, pager, fake) = (
-        framework(),
-        MemoryLedger::default(),
-        MemoryPager::default(),
-        Fake::default(),
-    );
-    opened_elsewhere(&ledger, SystemTime::now() - Duration::from_secs(1)).await;
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let (b, fake) = (Bench::new(), Fake::default());
+    let (ledger, pager) = (&b.ledger, &b.pager);
+    opened_elsewhere(ledger, SystemTime::now() - Duration::from_secs(1)).await;
+    let run = b.run();
     let summary = run.handle(&fake, &direct(), "retry", None).await.unwrap();
     let case = only(&summary);
     assert!(case.resumed);
@@ -223,21 +234,13 @@ async fn an_abandoned_incident_is_resumed_from_its_recorded_state() {
 
 #[tokio::test]
 async fn the_sweep_resumes_abandoned_incidents_and_nothing_else() {
-    let (fw, ledger, pager, fake) = (
-        framework(),
-        MemoryLedger::default(),
-        MemoryPager::default(),
-        Fake::default(),
-    );
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let (b, fake) = (Bench::new(), Fake::default());
+    let ledger = &b.ledger;
+    let run = b.run();
     let sweep = json!({"tourniquet": "sweep"});
     let idle = run.handle(&fake, &sweep, "sweep-1", None).await.unwrap();
     assert!(idle.cases.is_empty());
-    opened_elsewhere(&ledger, SystemTime::now() - Duration::from_secs(1)).await;
+    opened_elsewhere(ledger, SystemTime::now() - Duration::from_secs(1)).await;
     let swept = run.handle(&fake, &sweep, "sweep-2", None).await.unwrap();
     assert!(only(&swept).resumed);
     assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
@@ -246,21 +249,17 @@ async fn the_sweep_resumes_abandoned_incidents_and_nothing_else() {
 
 #[tokio::test]
 async fn a_refused_slot_holds_the_case_and_wakes_a_human() {
-    let fw = framework();
+    let b = Bench::new();
     let fake = Fake {
-        safeguard: Some(fw.safeguard(SafeguardPolicy {
+        safeguard: Some(b.fw.safeguard(SafeguardPolicy {
             kind: "fake",
             limit: 0,
             window: Duration::from_secs(3600),
         })),
         ..Fake::default()
     };
-    let (ledger, pager) = (MemoryLedger::default(), MemoryPager::default());
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let (ledger, pager) = (&b.ledger, &b.pager);
+    let run = b.run();
     let summary = run.handle(&fake, &direct(), "r", None).await.unwrap();
     assert!(matches!(only(&summary).outcome, Outcome::Held { .. }));
     assert_eq!(fake.acted.load(Ordering::SeqCst), 0);
@@ -273,13 +272,12 @@ async fn a_refused_slot_holds_the_case_and_wakes_a_human() {
 
 #[tokio::test]
 async fn a_record_that_cannot_be_written_holds_the_case() {
-    let (fw, pager, fake) = (framework(), MemoryPager::default(), Fake::default());
-    let ledger = MemoryLedger::failing_records();
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let (b, fake) = (
+        Bench::with(MemoryLedger::failing_records()),
+        Fake::default(),
+    );
+    let pager = &b.pager;
+    let run = b.run();
     let summary = run.handle(&fake, &direct(), "r", None).await.unwrap();
     let Outcome::Held { reason } = &only(&summary).outcome else {
         panic!("{summary:?}");
@@ -295,17 +293,13 @@ async fn a_record_that_cannot_be_written_holds_the_case() {
 
 #[tokio::test]
 async fn out_of_time_pages_errs_and_the_retry_resumes_at_once() {
-    let fw = framework();
-    let (ledger, pager) = (MemoryLedger::default(), MemoryPager::default());
+    let b = Bench::new();
+    let (ledger, pager) = (&b.ledger, &b.pager);
     let slow = Fake {
         slow: Some(Duration::from_secs(30)),
         ..Fake::default()
     };
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let run = b.run();
     let deadline = SystemTime::now() + RESERVE + Duration::from_millis(200);
     let err = run
         .handle(&slow, &direct(), "r", Some(deadline))
@@ -333,17 +327,9 @@ async fn out_of_time_pages_errs_and_the_retry_resumes_at_once() {
 
 #[tokio::test]
 async fn function_errors_have_names_a_person_reads() {
-    let (fw, ledger, pager, fake) = (
-        framework(),
-        MemoryLedger::default(),
-        MemoryPager::default(),
-        Fake::default(),
-    );
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let (b, fake) = (Bench::new(), Fake::default());
+    let pager = &b.pager;
+    let run = b.run();
     let err = run.handle(&fake, &json!("x"), "r", None).await.unwrap_err();
     let diagnostic = lambda_runtime::Diagnostic::from(err);
     assert_eq!(diagnostic.error_type, "RejectedInput");
@@ -353,17 +339,9 @@ async fn function_errors_have_names_a_person_reads() {
 
 #[tokio::test]
 async fn a_delivery_is_a_duplicate_after_its_incident_closed() {
-    let (fw, ledger, pager, fake) = (
-        framework(),
-        MemoryLedger::default(),
-        MemoryPager::default(),
-        Fake::default(),
-    );
-    let run = Run {
-        fw: &fw,
-        ledger: &ledger,
-        pager: &pager,
-    };
+    let (b, fake) = (Bench::new(), Fake::default());
+    let pager = &b.pager;
+    let run = b.run();
     let first = run.handle(&fake, &direct(), "r", None).await.unwrap();
     assert!(matches!(only(&first).outcome, Outcome::Remediated { .. }));
     let again = run.handle(&fake, &direct(), "r", None).await.unwrap();

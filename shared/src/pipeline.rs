@@ -588,7 +588,13 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             return report(&case.resource, Outcome::Unverified { error }, resumed);
         }
         let (outcome, status) = match verdict {
-            Verdict::Act(_) => unreachable_act(),
+            // Never reached: an acting verdict goes on to act. Were it, nothing was done.
+            Verdict::Act(_) => (
+                Outcome::NothingToDo {
+                    reason: "nothing to conclude".into(),
+                },
+                IncidentStatus::Failed,
+            ),
             Verdict::NothingToDo(reason) => (
                 Outcome::NothingToDo {
                     reason: reason.clone(),
@@ -763,16 +769,6 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         }
         report
     }
-}
-
-/// `conclude` is only reached with verdicts that do not act.
-fn unreachable_act() -> (Outcome, IncidentStatus) {
-    (
-        Outcome::NothingToDo {
-            reason: "nothing to conclude".into(),
-        },
-        IncidentStatus::Failed,
-    )
 }
 
 /// Acts within the invocation's deadline, keeping [`RESERVE`] to record and notify; `None`

@@ -35,15 +35,13 @@ pub async fn serve<R: Remediation>(
     remediation: &R,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        // The runtime's deadline is in epoch milliseconds.
-        let deadline =
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+        let deadline = deadline_of(event.context.deadline);
         let handled = pipeline::handle_until(
             fw,
             remediation,
             &event.payload,
             &event.context.request_id,
-            Some(deadline),
+            deadline,
         )
         .await;
         match handled {
@@ -58,4 +56,39 @@ pub async fn serve<R: Remediation>(
         }
     }))
     .await
+}
+
+/// The invocation's deadline from the runtime's epoch milliseconds. One already past when the
+/// event arrives is no deadline at all (a local runtime may send a relative figure): it is
+/// ignored rather than leaving no time to act.
+fn deadline_of(epoch_ms: u64) -> Option<std::time::SystemTime> {
+    let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms);
+    if deadline > std::time::SystemTime::now() {
+        Some(deadline)
+    } else {
+        tracing::warn!(
+            epoch_ms,
+            "the runtime's deadline has already passed: ignored"
+        );
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn a_deadline_already_past_is_ignored() {
+        assert_eq!(
+            deadline_of(600_000),
+            None,
+            "ten minutes after 1970 is not a deadline"
+        );
+        let soon = SystemTime::now() + Duration::from_secs(60);
+        let ms = soon.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let got = deadline_of(ms).expect("a deadline ahead");
+        assert!(got <= soon && soon.duration_since(got).unwrap() < Duration::from_millis(1));
+    }
 }

@@ -376,7 +376,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             // Nothing was recorded, so nothing was changed: check again from the start.
             Ok(None) => r.verify(ctx, case).await,
             Ok(Some(record)) if record.status != IncidentStatus::InProgress.as_str() => {
-                self.release(r, &case.resource, &held.incident, &record.status)
+                self.release(r, &case.resource, &held.incident, &record.status, false)
                     .await;
                 let reason = format!("incident {} was closed as {}", held.incident, record.status);
                 return report(&case.resource, Outcome::AlreadyRemediated { reason }, false);
@@ -442,17 +442,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         } = opened;
         let verdict = match verdict {
             Ok(v) => v,
-            Err(e) => {
-                // Nothing changed: give the delivery back so that Lambda's retry can act.
-                if let Err(forget) = self
-                    .ledger
-                    .forget(r.action(), &case.resource, &incident.id, ctx.delivery_id)
-                    .await
-                {
-                    tracing::error!(error = %forget, "could not reopen the delivery for a retry");
-                }
-                return report(&case.resource, Outcome::Unverified { error: e.0 }, resumed);
-            }
+            Err(e) => return self.give_back(ctx, r, case, &incident, e.0, resumed).await,
         };
         let Verdict::Act(subject) = &verdict else {
             return self
@@ -474,7 +464,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 "{} is a protected principal ({pattern})",
                 ctx.actor.map(Principal::display_arn).unwrap_or_default()
             );
-            self.release(r, &case.resource, &incident.id, "exempt")
+            self.release(r, &case.resource, &incident.id, "exempt", false)
                 .await;
             return self
                 .notify(
@@ -514,7 +504,8 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             if recorded_ok {
                 self.close(r, &incident, IncidentStatus::Held, &held).await;
             } else {
-                self.release(r, &case.resource, &incident.id, "held").await;
+                self.release(r, &case.resource, &incident.id, "held", false)
+                    .await;
             }
             return self.notify(ctx, r, case, Some(subject), report(held)).await;
         }
@@ -578,14 +569,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         resumed: bool,
     ) -> CaseReport {
         if let Err(error) = r.record(ctx, case, verdict).await {
-            if let Err(e) = self
-                .ledger
-                .forget(r.action(), &case.resource, &incident.id, ctx.delivery_id)
-                .await
-            {
-                tracing::error!(error = %e, "could not reopen the delivery for a retry");
-            }
-            return report(&case.resource, Outcome::Unverified { error }, resumed);
+            return self.give_back(ctx, r, case, incident, error, resumed).await;
         }
         let (outcome, status) = match verdict {
             // Never reached: an acting verdict goes on to act. Were it, nothing was done.
@@ -619,7 +603,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 detail,
                 facts,
             } => {
-                self.release(r, &case.resource, &incident.id, "noticed")
+                self.release(r, &case.resource, &incident.id, "noticed", false)
                     .await;
                 let n = Notification {
                     severity: *severity,
@@ -645,14 +629,8 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             self.close(r, incident, status, &outcome).await;
         } else {
             let remediated = status == IncidentStatus::Remediated;
-            let name = outcome.name();
-            if let Err(e) = self
-                .ledger
-                .release(r.action(), &case.resource, &incident.id, name, remediated)
-                .await
-            {
-                tracing::error!(error = %e, "could not close the incident lock");
-            }
+            self.release(r, &case.resource, &incident.id, outcome.name(), remediated)
+                .await;
         }
         let report = report(&case.resource, outcome, resumed);
         match (&report.outcome, resumed) {
@@ -665,14 +643,42 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
 
     /// Closes the lock with an outcome; a failure is logged (the lease then runs out and the
     /// sweep finds the incident closed).
-    async fn release<R: Remediation>(&self, r: &R, resource: &str, incident: &str, outcome: &str) {
+    async fn release<R: Remediation>(
+        &self,
+        r: &R,
+        resource: &str,
+        incident: &str,
+        outcome: &str,
+        remediated: bool,
+    ) {
         if let Err(e) = self
             .ledger
-            .release(r.action(), resource, incident, outcome, false)
+            .release(r.action(), resource, incident, outcome, remediated)
             .await
         {
             tracing::error!(error = %e, %resource, "could not close the incident lock");
         }
+    }
+
+    /// Nothing changed: closes the lock and gives the delivery back, so that Lambda's retry
+    /// of it acts; the answer is an error that asks for that retry.
+    async fn give_back<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        incident: &Incident,
+        error: String,
+        resumed: bool,
+    ) -> CaseReport {
+        if let Err(e) = self
+            .ledger
+            .forget(r.action(), &case.resource, &incident.id, ctx.delivery_id)
+            .await
+        {
+            tracing::error!(error = %e, "could not reopen the delivery for a retry");
+        }
+        report(&case.resource, Outcome::Unverified { error }, resumed)
     }
 
     /// Records an incident's outcome and closes its lock; a failure is logged, since the

@@ -188,8 +188,15 @@ async fn a_second_offense_disables_an_iam_user_reversibly() {
 
     let notes = s.account.notifications().await;
     assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].severity(), "CRITICAL");
+    // Disabled: a person looks today, with the next steps and links to the user.
+    assert_eq!(notes[0].severity(), "WARNING");
     assert_eq!(notes[0].attr("action"), "disable");
+    assert!(
+        notes[0].message.contains("NEXT STEPS"),
+        "{}",
+        notes[0].message
+    );
+    assert!(notes[0].message.contains("/iam/home#/users/details/alice"));
     assert_eq!(notes[0].attr("resource"), ALICE);
     assert!(
         notes[0].message.contains("2 offense(s)"),

@@ -108,6 +108,8 @@ impl Remediation for Probe {
             summary: format!("instance {}", case.resource),
             plan: vec!["tag it probe=acted".into()],
             undo: vec!["remove the probe tag".into()],
+            next_steps: vec!["look at the probe tag".into()],
+            links: Vec::new(),
         }))
     }
     async fn act(&self, _: &Context<'_>, case: &Case<()>, _: &()) -> Vec<Step> {
@@ -183,11 +185,11 @@ async fn same_event_delivered_three_times_acts_once() {
     assert_eq!(slots.len(), 1, "one slot taken for one action");
     let notes = account.notifications().await;
     assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].severity(), "INFO");
+    assert_eq!(notes[0].severity(), "WARNING");
     assert_eq!(notes[0].attr("function"), FUNCTION);
     assert_eq!(notes[0].attr("action"), "probe");
     assert_eq!(notes[0].attr("resource"), instance);
-    assert_eq!(notes[0].subject, format!("[INFO] probe: probed {instance}"));
+    assert_eq!(notes[0].subject, format!("[WARNING] probe: probed {instance}"));
 
     // A new event about the same, already remediated, instance: a no-op that says so.
     let again = handle(&fw, &probe, &tag_change("ev-other", &instance), "req-3")
@@ -349,7 +351,8 @@ async fn dry_run_records_and_notifies_but_changes_nothing() {
     assert_eq!(attr(&slots[0], "pk"), "SAFEGUARD#probe#dry-run");
     let notes = account.notifications().await;
     assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].severity(), "INFO");
+    // Nothing is contained in a dry run: a person decides today.
+    assert_eq!(notes[0].severity(), "WARNING");
     assert!(
         notes[0].subject.contains("dry run: would have probed"),
         "{}",

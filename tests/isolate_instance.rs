@@ -53,6 +53,24 @@ impl Setup {
             .get(STATUS_TAG)
             .cloned()
     }
+    /// The evidence snapshots Tourniquet took of `instance`.
+    async fn snapshots_of(&self, instance: &str) -> Vec<String> {
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("tag:tourniquet:instance")
+            .values(instance)
+            .build();
+        aws_sdk_ec2::Client::new(&self.account.sdk)
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(filter)
+            .send()
+            .await
+            .expect("describe snapshots")
+            .snapshots()
+            .iter()
+            .filter_map(|s| s.snapshot_id().map(str::to_owned))
+            .collect()
+    }
     async fn quarantine_group(&self) -> String {
         let groups = fleet::groups_named(&self.account.sdk, "tourniquet-quarantine").await;
         assert_eq!(
@@ -91,6 +109,7 @@ fn step_ok(steps: &[tourniquet::Step], prefix: &str) -> bool {
 #[tokio::test]
 async fn asg_member_leaves_the_fleet_and_is_quarantined() {
     let s = setup(&[]).await;
+    let chat = s.account.chat_channel().await;
     let sdk = &s.account.sdk;
     let victim = s.fleet.web[0].clone();
     fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
@@ -149,22 +168,57 @@ async fn asg_member_leaves_the_fleet_and_is_quarantined() {
         assert_eq!(s.status(other).await, None);
     }
 
-    // One INFO notification naming the instance, the tagger and what was done.
+    // One WARNING notification naming the instance, the tagger, what was done, the evidence
+    // kept and how to release it: containment starts an investigation.
     let notes = s.account.notifications().await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     let n = &notes[0];
-    assert_eq!(n.severity(), "INFO");
+    assert_eq!(n.severity(), "WARNING");
     assert_eq!(n.attr("function"), FUNCTION);
     assert_eq!(n.attr("action"), "isolate");
     assert_eq!(n.attr("resource"), victim);
     assert_eq!(
         n.subject,
-        format!("[INFO] isolate-instance: isolated {victim}")
+        format!("[WARNING] isolate-instance: isolated {victim}")
     );
     assert!(n.subject.len() < 100);
     assert!(n.message.contains(TAGGER), "{}", n.message);
     assert!(n.message.contains("asg-detach: ok"), "{}", n.message);
-    assert!(n.message.contains("To undo"), "{}", n.message);
+    let snapshots = s.snapshots_of(&victim).await;
+    assert!(!snapshots.is_empty());
+    let (_, next_steps) = n.message.split_once("NEXT STEPS\n").expect("next steps");
+    for snap in &snapshots {
+        assert!(next_steps.contains(snap), "{snap} not in {next_steps}");
+    }
+    assert!(next_steps.contains(&format!("INCIDENT#{victim}")));
+    let (_, release) = n
+        .message
+        .split_once("To release (undo)")
+        .expect("release steps");
+    assert!(
+        release.contains("--no-disable-api-termination"),
+        "{release}"
+    );
+    assert!(release.contains("aws ec2 modify-network-interface-attribute"));
+    assert!(
+        n.message
+            .contains(&format!("#InstanceDetails:instanceId={victim}"))
+    );
+
+    // The same publish reaches chat as an AWS Chatbot custom notification, in its thread.
+    let posts = chat.messages();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let post = &posts[0];
+    assert_eq!(post["version"], "1.0");
+    assert_eq!(post["source"], "custom");
+    let title = post["content"]["title"].as_str().unwrap_or("");
+    assert!(title.ends_with(&n.subject), "{title}");
+    assert!(title.chars().count() <= tourniquet::notify::CHAT_TITLE_MAX);
+    let steps = post["content"]["nextSteps"].to_string();
+    assert!(steps.contains(&snapshots[0]), "{steps}");
+    assert_eq!(post["metadata"]["relatedResources"][0], victim.as_str());
+    let thread = post["metadata"]["threadId"].as_str().unwrap_or("");
+    assert!(thread.starts_with("tourniquet-"), "{thread}");
     assert_eq!(n.facts()["facts"]["actor"], TAGGER);
 }
 
@@ -323,7 +377,7 @@ async fn standalone_bastion_is_cut_off_on_every_interface() {
     assert_eq!(s.status(&bastion).await.as_deref(), Some("quarantined"));
     let notes = s.account.notifications().await;
     assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].severity(), "INFO");
+    assert_eq!(notes[0].severity(), "WARNING");
 }
 
 #[tokio::test]
@@ -519,7 +573,10 @@ async fn safeguard_isolates_three_of_five_and_escalates_the_rest() {
         notes.iter().filter(|n| n.severity() == "CRITICAL").count(),
         2
     );
-    assert_eq!(notes.iter().filter(|n| n.severity() == "INFO").count(), 3);
+    assert_eq!(
+        notes.iter().filter(|n| n.severity() == "WARNING").count(),
+        3
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::console::Link;
 use crate::events::{EventError, Principal, Trigger};
 use crate::framework::Framework;
 use crate::notify::Severity;
@@ -62,8 +63,13 @@ pub struct Subject<S> {
     pub summary: String,
     /// What acting will do, step by step (what a dry run reports).
     pub plan: Vec<String>,
-    /// How a person undoes the action.
+    /// How a person undoes the action, once the investigation allows.
     pub undo: Vec<String>,
+    /// What a person should check first once it is done: containment starts an
+    /// investigation, it does not end one.
+    pub next_steps: Vec<String>,
+    /// Where the resource and its context are in the console.
+    pub links: Vec<Link>,
 }
 
 /// The outcome of one step of an action.
@@ -75,6 +81,9 @@ pub struct Step {
     /// A failure here leaves the incident dangerous: wake a human.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub critical: bool,
+    /// What this step kept for the investigation (snapshot ids), listed in the next steps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 impl Step {
@@ -84,6 +93,7 @@ impl Step {
             ok: true,
             detail: detail.into(),
             critical: false,
+            evidence: Vec::new(),
         }
     }
     pub fn failed(name: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -92,6 +102,7 @@ impl Step {
             ok: false,
             detail: detail.into(),
             critical: false,
+            evidence: Vec::new(),
         }
     }
     pub fn critical(name: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -99,6 +110,11 @@ impl Step {
             critical: true,
             ..Self::failed(name, detail)
         }
+    }
+    /// The step kept `id` as evidence.
+    pub fn with_evidence(mut self, id: impl Into<String>) -> Self {
+        self.evidence.push(id.into());
+        self
     }
 }
 
@@ -150,11 +166,6 @@ pub trait Remediation: Sync {
     /// `Tainted` tag, that anyone may make).
     fn counters_actor(&self) -> bool;
     fn safeguard(&self) -> Option<&Safeguard>;
-    /// The severity of a notification when every step succeeded: what a person should do
-    /// about a remediation that worked (a healed trail still means someone tampered with it).
-    fn acted_severity(&self) -> Severity {
-        Severity::Info
-    }
     /// The cases in an event. Malformed parameters are an error; irrelevant ones an
     /// `Ignore`. May read AWS (a scheduled audit lists what to audit), never change it.
     fn intake(

@@ -96,3 +96,26 @@ impl Framework {
             .unwrap_or("aws")
     }
 }
+
+/// A framework that reaches nothing, for unit tests of the decisions around it.
+#[cfg(test)]
+pub(crate) fn offline() -> Framework {
+    use aws_config::{BehaviorVersion, Region};
+    let config = CommonConfig {
+        function: "fake",
+        history_table: "tourniquet-history".into(),
+        alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:unused".into(),
+        dry_run: false,
+        protected_principals: Vec::new(),
+        tourniquet_roles: Vec::new(),
+    };
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    Framework::assemble(
+        config,
+        sdk,
+        "arn:aws:sts::123456789012:assumed-role/fake/fake".into(),
+    )
+}

@@ -9,6 +9,7 @@
 
 pub mod clients;
 pub mod config;
+pub mod console;
 pub mod contract;
 pub mod events;
 pub mod exempt;

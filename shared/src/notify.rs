@@ -2,18 +2,26 @@
 //! names the action and the resource, a body a person reads in an e-mail followed by the same
 //! facts as JSON, and the message attributes `severity`, `function`, `action`, `resource`
 //! that subscriptions filter on (a pager subscribes to `CRITICAL` only).
+//!
+//! One publish per notification, with `MessageStructure=json`, so that each kind of
+//! subscriber gets what it can read: e-mail and queues the text, chat (AWS Chatbot, now
+//! Amazon Q Developer in chat applications, subscribed over HTTPS) its custom-notification
+//! document, SMS the subject line alone.
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::console::Link;
 use crate::history::sdk_message;
 
-/// How urgent a notification is. `Critical` means "wake a human".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// How urgent a notification is: `Info` nothing to do, `Warning` a person should look today,
+/// `Critical` wake a human now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
+    #[default]
     Info,
     Warning,
     Critical,
@@ -27,10 +35,19 @@ impl Severity {
             Self::Critical => "CRITICAL",
         }
     }
+
+    /// What the severity asks of the reader.
+    fn ask(self) -> &'static str {
+        match self {
+            Self::Critical => "a human is needed now",
+            Self::Warning => "a person should look today",
+            Self::Info => "for your information, nothing to do",
+        }
+    }
 }
 
 /// One message about one incident.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Notification {
     pub severity: Severity,
     /// What was done or attempted (`isolate`, `held`, `heal`, …).
@@ -41,6 +58,11 @@ pub struct Notification {
     pub headline: String,
     /// Sentences for the e-mail body, one paragraph each.
     pub body: Vec<String>,
+    /// What a person should do now, in order.
+    pub next_steps: Vec<String>,
+    pub links: Vec<Link>,
+    /// The incident the message belongs to: messages of one incident thread together.
+    pub incident: String,
     /// The same facts, machine-readable.
     pub facts: Value,
 }
@@ -68,32 +90,138 @@ pub fn subject(function: &str, n: &Notification) -> String {
     clean
 }
 
-/// The message body: the readable part, then the facts as JSON.
+/// The e-mail text: the readable part, the next steps and links, then the facts as JSON.
 pub fn body(function: &str, n: &Notification) -> String {
-    let mut text = format!(
-        "{} - {}\n\n",
-        n.severity.as_str(),
-        match n.severity {
-            Severity::Critical => "a human is needed now",
-            Severity::Warning => "look at this soon",
-            Severity::Info => "for your information, nothing to do",
-        }
-    );
+    let mut text = format!("{} - {}\n\n", n.severity.as_str(), n.severity.ask());
     for paragraph in &n.body {
         text.push_str(paragraph);
         text.push_str("\n\n");
+    }
+    if !n.next_steps.is_empty() {
+        text.push_str("NEXT STEPS\n");
+        for (i, step) in n.next_steps.iter().enumerate() {
+            text.push_str(&format!("  {}. {step}\n", i + 1));
+        }
+        text.push('\n');
+    }
+    if !n.links.is_empty() {
+        text.push_str("LINKS\n");
+        for l in &n.links {
+            text.push_str(&format!("  - {}: {}\n", l.label, l.url));
+        }
+        text.push('\n');
     }
     let facts = serde_json::json!({
         "severity": n.severity,
         "function": function,
         "action": n.action,
         "resource": n.resource,
+        "incident": n.incident,
+        "next_steps": n.next_steps,
+        "links": n.links,
         "facts": n.facts,
     });
     text.push_str("-- facts (JSON) --\n");
     text.push_str(&serde_json::to_string_pretty(&facts).unwrap_or_else(|_| facts.to_string()));
     text.push('\n');
     text
+}
+
+/// Limits kept in the chat document, below those of the custom-notification schema so that
+/// Slack and Teams show it whole: a title on one line, a description a person reads.
+pub const CHAT_TITLE_MAX: usize = 250;
+pub const CHAT_DESCRIPTION_MAX: usize = 4000;
+pub const CHAT_NEXT_STEPS_MAX: usize = 10;
+pub const CHAT_ITEM_MAX: usize = 500;
+
+/// Cuts `s` to at most `max` characters, saying so. Angle brackets become look-alikes: a tag
+/// value or a session name is written by someone else, and in chat `<!channel>` would page a
+/// whole channel and `<url|text>` would hide a link.
+fn cut(s: &str, max: usize) -> String {
+    let clean = s.replace('<', "\u{2039}").replace('>', "\u{203a}");
+    if clean.chars().count() <= max {
+        return clean;
+    }
+    let mut out: String = clean.chars().take(max.saturating_sub(3)).collect();
+    out.push_str("...");
+    out
+}
+
+/// The AWS Chatbot custom-notification document (version 1.0, source `custom`): what a chat
+/// channel subscribed to the topic shows. Threaded by incident.
+pub fn chat(function: &str, n: &Notification) -> Value {
+    let marker = match n.severity {
+        Severity::Critical => ":rotating_light:",
+        Severity::Warning => ":warning:",
+        Severity::Info => ":information_source:",
+    };
+    let title = cut(
+        &format!("{marker} {}", subject(function, n)),
+        CHAT_TITLE_MAX,
+    );
+    let description = cut(
+        &format!(
+            "*{}*: {}\n\n{}",
+            n.severity.as_str(),
+            n.severity.ask(),
+            n.body.join("\n\n")
+        ),
+        CHAT_DESCRIPTION_MAX,
+    );
+    let mut next_steps: Vec<String> = n.next_steps.iter().map(|s| cut(s, CHAT_ITEM_MAX)).collect();
+    next_steps.extend(
+        n.links
+            .iter()
+            .map(|l| cut(&format!("Open {}: {}", l.label, l.url), CHAT_ITEM_MAX)),
+    );
+    if next_steps.len() > CHAT_NEXT_STEPS_MAX {
+        next_steps.truncate(CHAT_NEXT_STEPS_MAX - 1);
+        next_steps.push("More in the e-mail of this notification.".to_owned());
+    }
+    let keywords: Vec<String> = [n.severity.as_str(), function, n.action.as_str()]
+        .into_iter()
+        .filter(|k| !k.is_empty())
+        .map(|k| cut(k, 75))
+        .collect();
+    serde_json::json!({
+        "version": "1.0",
+        "source": "custom",
+        "content": {
+            "textType": "client-markdown",
+            "title": title,
+            "description": description,
+            "nextSteps": next_steps,
+            "keywords": keywords,
+        },
+        "metadata": {
+            "threadId": cut(&format!("tourniquet-{}", n.incident), 100),
+            "summary": cut(&n.headline, CHAT_ITEM_MAX),
+            "eventType": cut(&n.action, 75),
+            "relatedResources": [n.resource],
+            "additionalContext": {
+                "severity": n.severity.as_str(),
+                "function": function,
+                "incident": n.incident,
+            },
+        },
+    })
+}
+
+/// The `MessageStructure=json` message: one text per kind of subscriber. E-mail, queues and
+/// functions keep the contract's body (readable text, then the facts as JSON); chat over
+/// HTTPS, and anything else, gets the chat document; SMS only the subject.
+pub fn message(function: &str, n: &Notification) -> String {
+    let text = body(function, n);
+    let chat = chat(function, n).to_string();
+    serde_json::json!({
+        "default": chat,
+        "https": chat,
+        "email": text,
+        "sqs": text,
+        "lambda": text,
+        "sms": subject(function, n),
+    })
+    .to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +270,8 @@ impl Notifier {
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject(self.function, n))
-            .message(body(self.function, n));
+            .message_structure("json")
+            .message(message(self.function, n));
         for (name, value) in [
             ("severity", n.severity.as_str()),
             ("function", self.function),
@@ -169,6 +298,13 @@ mod tests {
             resource: "i-0123456789abcdef0".into(),
             headline: headline.into(),
             body: vec!["The safeguard held.".into(), "Release with ...".into()],
+            next_steps: vec!["Decide whether to isolate it.".into()],
+            links: vec![crate::console::instance(
+                "aws",
+                "eu-west-1",
+                "i-0123456789abcdef0",
+            )],
+            incident: "2026-11-29T03:00:00Z#abc".into(),
             facts: json!({"limit": 3}),
         }
     }
@@ -201,5 +337,73 @@ mod tests {
         assert_eq!(v["severity"], "CRITICAL");
         assert_eq!(v["function"], "isolate-instance");
         assert_eq!(v["facts"]["limit"], 3);
+        assert_eq!(v["incident"], "2026-11-29T03:00:00Z#abc");
+        assert!(b.contains("NEXT STEPS\n  1. Decide whether to isolate it.\n"));
+        assert!(b.contains("LINKS\n  - instance i-0123456789abcdef0: https://"));
+    }
+
+    #[test]
+    fn one_message_for_every_kind_of_subscriber() {
+        let n = note("held i-1");
+        let m: Value = serde_json::from_str(&message("isolate-instance", &n)).unwrap();
+        for key in ["default", "https", "email", "sqs", "lambda", "sms"] {
+            assert!(m[key].is_string(), "{key} missing from {m}");
+        }
+        assert_eq!(m["email"], body("isolate-instance", &n));
+        assert_eq!(m["sms"], subject("isolate-instance", &n));
+        assert_eq!(m["default"], m["https"]);
+        let chat: Value = serde_json::from_str(m["default"].as_str().unwrap()).unwrap();
+        assert_eq!(chat["source"], "custom");
+    }
+
+    #[test]
+    fn chat_document_has_what_the_schema_requires() {
+        let mut n = note("held i-1");
+        n.body = vec!["x".repeat(10_000)];
+        n.next_steps = (0..20).map(|i| format!("step {i}")).collect();
+        let c = chat("isolate-instance", &n);
+        assert_eq!(c["version"], "1.0");
+        assert_eq!(c["source"], "custom");
+        assert_eq!(c["content"]["textType"], "client-markdown");
+        let title = c["content"]["title"].as_str().unwrap();
+        assert!(
+            title.contains("[CRITICAL] isolate-instance: held i-1"),
+            "{title}"
+        );
+        assert!(title.chars().count() <= CHAT_TITLE_MAX);
+        let description = c["content"]["description"].as_str().unwrap();
+        assert!(description.chars().count() <= CHAT_DESCRIPTION_MAX);
+        assert!(description.ends_with("..."));
+        let steps = c["content"]["nextSteps"].as_array().unwrap();
+        assert_eq!(steps.len(), CHAT_NEXT_STEPS_MAX);
+        assert_eq!(steps[0], "step 0");
+        assert_eq!(
+            c["metadata"]["threadId"],
+            "tourniquet-2026-11-29T03:00:00Z#abc"
+        );
+        assert_eq!(c["metadata"]["relatedResources"][0], "i-0123456789abcdef0");
+        assert!(
+            c["content"]["keywords"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("CRITICAL"))
+        );
+    }
+
+    #[test]
+    fn chat_cannot_be_made_to_mention_or_hide_links() {
+        let mut n = note("held i-1");
+        n.body = vec!["taint: <!channel> see <https://evil.example|the runbook>".into()];
+        let c = chat("isolate-instance", &n).to_string();
+        assert!(!c.contains('<') && !c.contains('>'), "{c}");
+    }
+
+    #[test]
+    fn links_reach_chat_as_next_steps() {
+        let c = chat("isolate-instance", &note("held i-1"));
+        let steps = c["content"]["nextSteps"].as_array().unwrap();
+        assert!(steps.iter().any(|s| s.as_str().unwrap().starts_with(
+            "Open instance i-0123456789abcdef0: https://eu-west-1.console.aws.amazon.com/"
+        )));
     }
 }

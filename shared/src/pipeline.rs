@@ -418,7 +418,13 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 ),
                 format!("Trigger: {}.", ctx.trigger.describe()),
             ],
+            next_steps: vec![
+                format!("Check {resource} now: its {action} may be half done."),
+                format!("Find why the incident cannot be resumed: {error}."),
+            ],
+            incident: ctx.incident.to_owned(),
             facts: serde_json::json!({"resource": resource, "error": error}),
+            ..Notification::default()
         };
         self.send(&n, report(resource, Outcome::Unverified { error }, true))
             .await
@@ -614,7 +620,9 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                         detail.clone(),
                         format!("Trigger: {}.", ctx.trigger.describe()),
                     ],
+                    incident: ctx.incident.to_owned(),
                     facts: facts.clone(),
+                    ..Notification::default()
                 };
                 let noticed = Outcome::Noticed {
                     detail: detail.clone(),
@@ -752,7 +760,6 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let verbs = Verbs {
             action: r.action(),
             done: r.done(),
-            acted: r.acted_severity(),
         };
         let n = compose(
             ctx,

@@ -5,11 +5,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::config::CommonConfig;
 use crate::contract::{Step, Subject};
 use crate::ledger::memory::{MemoryLedger, MemoryPager};
 use crate::safeguard::{Safeguard, SafeguardPolicy};
@@ -17,23 +15,7 @@ use crate::safeguard::{Safeguard, SafeguardPolicy};
 const INSTANCE: &str = "i-0123456789abcdef0";
 
 fn framework() -> Framework {
-    let config = CommonConfig {
-        function: "fake",
-        history_table: "unused".into(),
-        alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:unused".into(),
-        dry_run: false,
-        protected_principals: Vec::new(),
-        tourniquet_roles: Vec::new(),
-    };
-    let sdk = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .build();
-    Framework::assemble(
-        config,
-        sdk,
-        "arn:aws:sts::123456789012:assumed-role/fake/fake".into(),
-    )
+    crate::framework::offline()
 }
 
 /// A remediation that counts its actions and can be made slow.
@@ -83,6 +65,8 @@ impl Remediation for Fake {
             summary: "a fake resource".into(),
             plan: vec!["cut it off".into()],
             undo: vec!["put it back".into()],
+            next_steps: vec!["look at it".into()],
+            links: Vec::new(),
         }))
     }
     async fn resume(

@@ -26,10 +26,60 @@ fn step_lines(steps: &[Step]) -> String {
 pub struct Verbs {
     pub action: &'static str,
     pub done: &'static str,
-    pub acted: Severity,
 }
 
-/// Writes the notification of an outcome, for a person first.
+fn bullets(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("  - {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What the steps kept for the investigation.
+fn evidence(steps: &[Step]) -> Vec<&str> {
+    steps
+        .iter()
+        .flat_map(|s| s.evidence.iter().map(String::as_str))
+        .collect()
+}
+
+/// Where the incident's record is, for the person who investigates.
+fn record_line(ctx: &Context<'_>, resource: &str) -> String {
+    format!(
+        "The incident's record is in the history table {}: pk INCIDENT#{resource}, the sort key \
+         ending in #{}.",
+        ctx.framework.config.history_table, ctx.incident
+    )
+}
+
+/// What a person must decide when Tourniquet did not act, and how to act by hand.
+fn decide<S>(
+    verbs: Verbs,
+    resource: &str,
+    reason: &str,
+    subject: Option<&Subject<S>>,
+) -> Vec<String> {
+    let Verbs { action, done } = verbs;
+    let mut steps = vec![format!(
+        "Decide now whether {resource} must be {done}. Tourniquet did not: {reason}."
+    )];
+    if let Some(s) = subject.filter(|s| !s.plan.is_empty()) {
+        steps.push(format!(
+            "If it must, {action} it by hand, as Tourniquet would have: {}.",
+            s.plan.join("; ")
+        ));
+    }
+    steps.push(format!(
+        "If it must not (an expected change), nothing is to be done: say so where this \
+         incident is tracked, so the next reader knows {resource} was looked at."
+    ));
+    steps
+}
+
+/// Writes the notification of an outcome, for a person first. Severity: a remediation that
+/// worked is WARNING (containment starts an investigation); a dry run too (the incident is
+/// not contained); anything left to a person now, or dangerous, is CRITICAL; no-ops are INFO.
 pub fn compose<S>(
     ctx: &Context<'_>,
     verbs: Verbs,
@@ -38,13 +88,15 @@ pub fn compose<S>(
     outcome: &Outcome,
     resumed: bool,
 ) -> Notification {
-    let Verbs {
-        action,
-        done,
-        acted,
-    } = verbs;
+    let Verbs { action, done } = verbs;
     let trigger = ctx.trigger.describe();
-    let mut body = vec![format!("What happened: {trigger}.")];
+    let mut body = vec![format!(
+        "What happened: {trigger}. Incident {}.",
+        ctx.incident
+    )];
+    if let Some(actor) = ctx.actor {
+        body.push(format!("Made by: {}.", actor.display_arn()));
+    }
     if resumed {
         body.push(format!(
             "RESUMED: incident {} was opened by an earlier invocation that did not finish. It \
@@ -55,17 +107,39 @@ pub fn compose<S>(
     if let Some(s) = subject {
         body.push(format!("Resource: {}.", s.summary));
     }
+    let mut next_steps = Vec::new();
     let (severity, notice_action, headline) = match outcome {
         Outcome::Remediated { steps } | Outcome::Partial { steps } => {
             body.push(format!("What was done:\n{}", step_lines(steps)));
             let severity = if steps.iter().any(|s| !s.ok && s.critical) {
                 Severity::Critical
-            } else if steps.iter().any(|s| !s.ok) {
-                Severity::Warning
             } else {
-                acted
+                Severity::Warning
             };
             let failed = steps.iter().filter(|s| !s.ok).count();
+            if failed > 0 {
+                next_steps.push(format!(
+                    "{failed} step(s) FAILED (above): finish them by hand or check why, now."
+                ));
+            }
+            let kept = evidence(steps);
+            if !kept.is_empty() {
+                next_steps.push(format!(
+                    "Evidence kept: {}. Examine it before anything is released or terminated.",
+                    kept.join(", ")
+                ));
+            }
+            next_steps.push(record_line(ctx, resource));
+            if let Some(s) = subject {
+                next_steps.extend(s.next_steps.iter().cloned());
+                if !s.undo.is_empty() {
+                    next_steps.push(
+                        "Release once the investigation allows: the commands are under \
+                         \"To release\"."
+                            .to_owned(),
+                    );
+                }
+            }
             let headline = if failed == 0 {
                 format!("{done} {resource}")
             } else {
@@ -76,13 +150,16 @@ pub fn compose<S>(
         Outcome::DryRun { plan } => {
             body.push(format!(
                 "DRY RUN: nothing was changed. It would have:\n{}",
-                plan.iter()
-                    .map(|p| format!("  - {p}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                bullets(plan)
+            ));
+            next_steps.extend(decide(
+                verbs,
+                resource,
+                "the function runs with DRY_RUN=true",
+                subject,
             ));
             (
-                Severity::Info,
+                Severity::Warning,
                 format!("{action}-dry-run"),
                 format!("dry run: would have {done} {resource}"),
             )
@@ -91,6 +168,7 @@ pub fn compose<S>(
             body.push(format!(
                 "Nothing was done: {reason}. A person must decide whether to {action} {resource}."
             ));
+            next_steps.extend(decide(verbs, resource, reason, subject));
             (
                 Severity::Critical,
                 "held".to_owned(),
@@ -101,6 +179,7 @@ pub fn compose<S>(
             body.push(format!(
                 "Nothing was done: {reason}. A person must decide whether to {action} {resource}."
             ));
+            next_steps.extend(decide(verbs, resource, reason, subject));
             (
                 Severity::Critical,
                 "exempt".to_owned(),
@@ -110,13 +189,16 @@ pub fn compose<S>(
         Outcome::Unfinished { not_confirmed } => {
             body.push(format!(
                 "The invocation ran out of time before these were confirmed:\n{}\nThe incident \
-                 stays open: the retry of this event, or the periodic sweep, resumes it. Check \
-                 {resource} now.",
-                not_confirmed
-                    .iter()
-                    .map(|p| format!("  - {p}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                 stays open: the retry of this event, or the periodic sweep, resumes it.",
+                bullets(not_confirmed)
+            ));
+            next_steps.push(format!(
+                "Check {resource} now: each line above may or may not be done."
+            ));
+            next_steps.push(format!(
+                "If no RESUMED message for incident {} follows within 10 minutes, finish the \
+                 lines above by hand.",
+                ctx.incident
             ));
             (
                 Severity::Critical,
@@ -134,12 +216,8 @@ pub fn compose<S>(
         && !s.undo.is_empty()
     {
         body.push(format!(
-            "To undo, once the investigation allows:\n{}",
-            s.undo
-                .iter()
-                .map(|u| format!("  - {u}"))
-                .collect::<Vec<_>>()
-                .join("\n")
+            "To release (undo), once the investigation allows:\n{}",
+            bullets(&s.undo)
         ));
     }
     let (severity, headline) = if resumed {
@@ -167,6 +245,166 @@ pub fn compose<S>(
         resource: resource.to_owned(),
         headline,
         body,
+        next_steps,
+        links: subject.map(|s| s.links.clone()).unwrap_or_default(),
+        incident: ctx.incident.to_owned(),
         facts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::events::decode;
+    use crate::framework::offline;
+
+    const VERBS: Verbs = Verbs {
+        action: "isolate",
+        done: "isolated",
+    };
+
+    fn subject() -> Subject<()> {
+        Subject {
+            subject: (),
+            before: json!({}),
+            summary: "instance i-1".into(),
+            plan: vec!["cut it off".into(), "snapshot its volume".into()],
+            undo: vec!["put it back".into()],
+            next_steps: vec!["look at the snapshots".into()],
+            links: vec![crate::console::instance("aws", "us-east-1", "i-1")],
+        }
+    }
+
+    fn compose_for(outcome: &Outcome, resumed: bool) -> Notification {
+        let fw = offline();
+        let trigger = decode(&json!({"instance_ids": ["i-1"], "reason": "t"})).unwrap();
+        let ctx = Context {
+            framework: &fw,
+            trigger: &trigger,
+            delivery_id: "d-2",
+            incident: "d-1",
+            actor: None,
+            dry_run: false,
+            now: SystemTime::now(),
+            deadline: None,
+        };
+        compose(&ctx, VERBS, "i-1", Some(&subject()), outcome, resumed)
+    }
+
+    #[test]
+    fn every_outcome_has_its_severity() {
+        let ok = vec![Step::ok("cut", "done")];
+        let failed = vec![Step::ok("cut", "done"), Step::failed("tag", "no")];
+        let critical = vec![Step::critical("quarantine", "no")];
+        let reason = || "r".to_owned();
+        let cases = [
+            (
+                Outcome::Remediated { steps: ok.clone() },
+                false,
+                Severity::Warning,
+            ),
+            (Outcome::Partial { steps: failed }, false, Severity::Warning),
+            (
+                Outcome::Partial { steps: critical },
+                false,
+                Severity::Critical,
+            ),
+            (
+                Outcome::DryRun {
+                    plan: vec!["x".into()],
+                },
+                false,
+                Severity::Warning,
+            ),
+            (
+                Outcome::Held { reason: reason() },
+                false,
+                Severity::Critical,
+            ),
+            (
+                Outcome::Exempt { reason: reason() },
+                false,
+                Severity::Critical,
+            ),
+            (
+                Outcome::Unfinished {
+                    not_confirmed: vec!["x".into()],
+                },
+                false,
+                Severity::Critical,
+            ),
+            (Outcome::Remediated { steps: ok }, true, Severity::Warning),
+            (
+                Outcome::AlreadyRemediated { reason: reason() },
+                true,
+                Severity::Warning,
+            ),
+            (Outcome::Duplicate, false, Severity::Info),
+            (
+                Outcome::Joined {
+                    incident: "d-1".into(),
+                },
+                false,
+                Severity::Info,
+            ),
+            (
+                Outcome::NothingToDo { reason: reason() },
+                false,
+                Severity::Info,
+            ),
+            (
+                Outcome::AlreadyRemediated { reason: reason() },
+                false,
+                Severity::Info,
+            ),
+        ];
+        for (outcome, resumed, expected) in cases {
+            let n = compose_for(&outcome, resumed);
+            assert_eq!(n.severity, expected, "{} resumed={resumed}", outcome.name());
+            assert_eq!(n.incident, "d-1");
+            assert_eq!(n.headline.starts_with("resumed: "), resumed);
+        }
+    }
+
+    #[test]
+    fn a_containment_lists_its_evidence_record_and_release() {
+        let steps = vec![
+            Step::ok("snapshot vol-1", "snap-1 of vol-1").with_evidence("snap-1"),
+            Step::ok("snapshot vol-2", "snap-2 of vol-2").with_evidence("snap-2"),
+        ];
+        let n = compose_for(&Outcome::Remediated { steps }, false);
+        assert!(
+            n.next_steps[0].starts_with("Evidence kept: snap-1, snap-2."),
+            "{:?}",
+            n.next_steps
+        );
+        assert!(n.next_steps[1].contains("tourniquet-history: pk INCIDENT#i-1"));
+        assert!(n.next_steps.contains(&"look at the snapshots".to_owned()));
+        assert!(
+            n.body
+                .iter()
+                .any(|p| p.starts_with("To release (undo)") && p.contains("put it back"))
+        );
+        assert_eq!(n.links.len(), 1);
+        assert!(n.body[0].contains("Incident d-1"));
+    }
+
+    #[test]
+    fn a_held_case_says_what_to_decide_and_how_to_act_by_hand() {
+        let n = compose_for(
+            &Outcome::Held {
+                reason: "3 isolations in 60 minutes".into(),
+            },
+            false,
+        );
+        assert!(n.next_steps[0].starts_with("Decide now whether i-1 must be isolated"));
+        assert!(n.next_steps[0].contains("3 isolations in 60 minutes"));
+        assert!(n.next_steps[1].contains("cut it off; snapshot its volume"));
+        assert!(
+            !n.body.iter().any(|p| p.starts_with("To release")),
+            "nothing to release"
+        );
     }
 }

@@ -154,6 +154,59 @@ impl Received {
     }
 }
 
+/// What a chat channel subscribed to the topic received.
+pub struct ChatChannel {
+    posts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ChatChannel {
+    /// The messages posted so far, each as the document SNS delivered in `Message`.
+    pub fn messages(&self) -> Vec<Value> {
+        self.posts
+            .lock()
+            .expect("posts")
+            .iter()
+            .map(|body| {
+                let envelope: Value = serde_json::from_str(body).expect("SNS envelope is JSON");
+                let message = envelope["Message"].as_str().expect("a Message");
+                serde_json::from_str(message).expect("the chat message is a JSON document")
+            })
+            .collect()
+    }
+}
+
+/// Reads one HTTP request and answers 200; its body, if it has one.
+fn read_post(mut stream: TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let (head_end, length) = loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (pos + 4, length);
+        }
+    };
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let end = (head_end + length).min(buf.len());
+    Some(String::from_utf8_lossy(&buf[head_end..end]).into_owned())
+}
+
 /// One test's view of the emulator: a fresh account with the history table, the alert topic
 /// and a queue subscribed to it. Holds the emulator for the test's lifetime.
 pub struct Account {
@@ -300,6 +353,32 @@ impl Account {
                 }
             }
         }
+    }
+
+    /// A chat channel's view of the topic: a loopback HTTP endpoint subscribed to it, as AWS
+    /// Chatbot subscribes over HTTPS. HTTP subscribers get the message's `default` text, which
+    /// Tourniquet makes the same chat document as its `https` text.
+    pub async fn chat_channel(&self) -> ChatChannel {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind chat endpoint");
+        let port = listener.local_addr().expect("local address").port();
+        let posts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = posts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(body) = read_post(stream) {
+                    sink.lock().expect("posts").push(body);
+                }
+            }
+        });
+        aws_sdk_sns::Client::new(&self.sdk)
+            .subscribe()
+            .topic_arn(&self.topic_arn)
+            .protocol("http")
+            .endpoint(format!("http://127.0.0.1:{port}/chat"))
+            .send()
+            .await
+            .expect("subscribe the chat endpoint");
+        ChatChannel { posts }
     }
 
     /// Every item of the history table.

@@ -19,6 +19,7 @@ use aws_sdk_iam::types::StatusType;
 use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::json;
+use tourniquet::console::{self, Link};
 use tourniquet::exempt::PrincipalExemption;
 use tourniquet::history::{OffenseRecord, rfc3339, sdk_message};
 use tourniquet::safeguard::Safeguard;
@@ -162,6 +163,54 @@ fn history_lines(offenses: &[OffenseRecord]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// What the investigation of a disabled principal looks at first, and where.
+fn follow_up(offender: &Offender, ctx: &Context<'_>) -> (Vec<String>, Vec<Link>) {
+    let partition = ctx.framework.partition();
+    let region = ctx
+        .trigger
+        .envelope()
+        .map(|e| e.region.as_str())
+        .unwrap_or_default();
+    let common = "Look for persistence it may have left: new users, access keys, roles, trust \
+                  policies, Lambda functions or EventBridge rules created since its first offense.";
+    match offender {
+        Offender::User { name, .. } => (
+            vec![
+                format!("Find what user {name} did: its CloudTrail event history, all regions."),
+                common.to_owned(),
+                format!("Ask the owner of {name}; rotate every secret its keys could read."),
+            ],
+            vec![
+                console::iam_user(partition, name),
+                console::events_by(partition, region, name),
+            ],
+        ),
+        Offender::RoleSession {
+            role_name, user_id, ..
+        } => {
+            let session = user_id.split_once(':').map_or(user_id.as_str(), |(_, s)| s);
+            (
+                vec![
+                    format!(
+                        "Find who assumed role {role_name}: CloudTrail AssumeRole events for it; \
+                         the offending session was {user_id} (its name is chosen by the \
+                         assumer, not proof of who)."
+                    ),
+                    common.to_owned(),
+                    "Close the way in: the role's trust policy, and the credentials of \
+                     whoever assumed it."
+                        .to_owned(),
+                ],
+                vec![
+                    console::iam_role(partition, role_name),
+                    console::events_by(partition, region, session),
+                ],
+            )
+        }
+        Offender::IdentityCenter { .. } | Offender::Untouchable { .. } => (Vec::new(), Vec::new()),
+    }
 }
 
 /// An Identity Center offender over the limit: IAM refuses changes to its role, so a person
@@ -396,11 +445,6 @@ impl Remediation for Disabler {
         Some(&self.safeguard)
     }
 
-    /// A principal was disabled: a person must look at what it did now.
-    fn acted_severity(&self) -> Severity {
-        Severity::Critical
-    }
-
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<Offense>, IntakeError> {
         let Trigger::ApiCall(_, call) = trigger else {
             return Ok(Intake::Ignore("offenses are API calls".into()));
@@ -588,12 +632,15 @@ impl Remediation for Disabler {
                 )
             }
         };
+        let (next_steps, links) = follow_up(&disable.offender, ctx);
         Ok(Verdict::Act(Subject {
             subject: disable,
             before,
             summary: record,
             plan,
             undo,
+            next_steps,
+            links,
         }))
     }
 

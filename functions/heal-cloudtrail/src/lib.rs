@@ -11,6 +11,7 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use serde_json::{Value, json};
+use tourniquet::console;
 use tourniquet::events::{EventError, fields};
 use tourniquet::history::{History, sdk_message};
 use tourniquet::safeguard::Safeguard;
@@ -227,7 +228,13 @@ impl Healer {
             .map_err(|e| e.to_string())
     }
 
-    fn subject(heal: Heal, summary: String, problems: &[String]) -> Verdict<Heal> {
+    fn subject(
+        &self,
+        trail: &TrailRef,
+        heal: Heal,
+        summary: String,
+        problems: &[String],
+    ) -> Verdict<Heal> {
         let (before, plan, undo) = match &heal {
             Heal::Recreate { baseline } => (
                 json!({"trail": null, "baseline": baseline}),
@@ -257,12 +264,30 @@ impl Healer {
                 )],
             ),
         };
+        let next_steps = vec![
+            "Find what was done while the trail was not as its last known good configuration: \
+             CloudTrail's event history keeps 90 days of management events even when no trail \
+             logs."
+                .to_owned(),
+            "The principal who changed the trail is counted as an offender by disable-offender: \
+             look at its other calls, and at who gave it the permission."
+                .to_owned(),
+            "If the change was intended, make it through the change process and tell the \
+             security team: Tourniquet restores the last known good configuration every time."
+                .to_owned(),
+        ];
         Verdict::Act(Subject {
             subject: heal,
             before,
             summary,
             plan,
             undo,
+            next_steps,
+            links: vec![console::trail(
+                &self.partition,
+                &trail.home_region,
+                &trail.arn,
+            )],
         })
     }
 
@@ -370,11 +395,6 @@ impl Remediation for Healer {
         None
     }
 
-    /// Someone tampered with the audit trail: even healed, a person should look soon.
-    fn acted_severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<TrailRef>, IntakeError> {
         match trigger {
             Trigger::Scheduled(_) => self.audit().await,
@@ -401,7 +421,7 @@ impl Remediation for Healer {
                 );
                 let problems = ["logging turned off".to_owned()];
                 let heal = Heal::StartLogging { live: live.clone() };
-                return Ok(Self::subject(heal, summary, &problems));
+                return Ok(self.subject(trail, heal, summary, &problems));
             }
             (Err(e), _) => return Err(VerifyError(e)),
         };
@@ -409,7 +429,7 @@ impl Remediation for Healer {
         match (live, baseline) {
             (None, Some(baseline)) => {
                 let summary = format!("trail {} was deleted", trail.name);
-                Ok(Self::subject(Heal::Recreate { baseline }, summary, &[]))
+                Ok(self.subject(trail, Heal::Recreate { baseline }, summary, &[]))
             }
             (None, None) if failed_call => Ok(Verdict::NothingToDo(format!(
                 "the call failed and trail {} does not exist",
@@ -438,7 +458,7 @@ impl Remediation for Healer {
                     live: Box::new(live),
                     baseline: Box::new(baseline),
                 };
-                Ok(Self::subject(heal, summary, &problems))
+                Ok(self.subject(trail, heal, summary, &problems))
             }
             (Some(live), None) if live.logging => Ok(Verdict::Healthy {
                 reason: format!(
@@ -450,11 +470,7 @@ impl Remediation for Healer {
             (Some(live), None) => {
                 let summary = format!("trail {} is not logging (no baseline known)", trail.name);
                 let problems = ["logging turned off".to_owned()];
-                Ok(Self::subject(
-                    Heal::StartLogging { live },
-                    summary,
-                    &problems,
-                ))
+                Ok(self.subject(trail, Heal::StartLogging { live }, summary, &problems))
             }
         }
     }

@@ -119,15 +119,10 @@ async fn snapshot(
         .await;
     let name = format!("snapshot {}", volume.id);
     match r {
-        Ok(out) => Step::ok(
-            name,
-            format!(
-                "{} of {} ({})",
-                out.snapshot_id().unwrap_or("snapshot"),
-                volume.id,
-                volume.device
-            ),
-        ),
+        Ok(out) => {
+            let id = out.snapshot_id().unwrap_or("snapshot");
+            Step::ok(name, format!("{id} of {} ({})", volume.id, volume.device)).with_evidence(id)
+        }
         Err(e) => Step::failed(name, sdk_message(&e)),
     }
 }
@@ -169,7 +164,8 @@ async fn snapshots(ec2: &Client, inst: &Instance, incident: &str) -> Vec<Step> {
                     "{snapshot} of {} ({}), taken earlier in this incident",
                     v.id, v.device
                 ),
-            ),
+            )
+            .with_evidence(snapshot),
             None => snapshot(ec2, inst, v, incident).await,
         }
     }))

@@ -19,6 +19,7 @@ pub mod network;
 use aws_config::SdkConfig;
 use futures_util::future::join_all;
 use serde_json::json;
+use tourniquet::console::{self, Link};
 use tourniquet::history::rfc3339;
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
@@ -133,6 +134,46 @@ impl Isolator {
         }
         plan.push(format!("tag {STATUS_TAG}=quarantined"));
         plan
+    }
+
+    /// What the investigation looks at first, once the instance is cut off.
+    fn next_steps(&self, inst: &Instance) -> Vec<String> {
+        let mut steps = vec![format!(
+            "Examine the evidence snapshots from a forensic instance in an isolated VPC or \
+             account; never attach them to {} itself.",
+            inst.id
+        )];
+        if let Some(reason) = inst.tags.get(&self.config.taint_key) {
+            steps.push(format!(
+                "Find how the attacker got in; the taint says: \"{reason}\" (written by whoever \
+                 tagged the instance, not verified)."
+            ));
+        }
+        if inst.instance_profile_arn.is_some() {
+            steps.push(format!(
+                "Look in CloudTrail for what the instance's role did: its sessions on {} carry \
+                 ec2:SourceInstanceARN {}. Rotate every secret the instance could read.",
+                inst.id, inst.arn
+            ));
+        }
+        steps.push(format!(
+            "Then release {} (below) or terminate it; until then it stays cut off.",
+            inst.id
+        ));
+        steps
+    }
+
+    fn links(&self, inst: &Instance) -> Vec<Link> {
+        let region = inst.arn.split(':').nth(3).unwrap_or_default();
+        let mut links = vec![console::instance(&self.partition, region, &inst.id)];
+        if let Some(profile) = inst
+            .instance_profile_arn
+            .as_deref()
+            .and_then(credentials::profile_name)
+        {
+            links.push(console::instance_profile(&self.partition, profile));
+        }
+        links
     }
 
     fn undo(&self, inst: &Instance) -> Vec<String> {
@@ -288,6 +329,8 @@ impl Remediation for Isolator {
             summary: inst.describe(),
             plan: self.plan(&inst),
             undo: self.undo(&inst),
+            next_steps: self.next_steps(&inst),
+            links: self.links(&inst),
             subject: Target {
                 instance: inst,
                 groups,
@@ -344,6 +387,8 @@ impl Remediation for Isolator {
             summary: inst.describe(),
             plan: self.plan(&inst),
             undo: self.undo(&original),
+            next_steps: self.next_steps(&inst),
+            links: self.links(&inst),
             subject: Target {
                 instance: inst,
                 groups,

@@ -241,10 +241,33 @@ def final_state(account):
     expect(keys == ["Inactive", "Inactive"], "alice's keys are inactive (not deleted)")
 
 
+def show_chat_post(received, posts):
+    """The first isolation as the chat channel shows it, beside its e-mail."""
+    email = next((n for n in received if n.get("MessageAttributes", {}).get("action", {}).get("Value") == "isolate"), None)
+    post = next((p for p in posts if p.get("metadata", {}).get("eventType") == "isolate"), None)
+    expect(len(posts) == len(received), f"chat got every notification too ({len(posts)} of {len(received)})")
+    if email is None or post is None:
+        expect(False, "an isolation reached both e-mail and chat")
+        return
+    content, meta = post["content"], post["metadata"]
+    print(f"\n{BOLD}The same isolation in a chat channel (AWS Chatbot custom notification){RESET}")
+    print(f"  e-mail subject: {email['Subject']}")
+    print(f"  chat title:     {content['title']}")
+    print(f"  chat thread:    {meta['threadId']}")
+    print("  chat body:")
+    print("\n".join("    " + line for line in content["description"].splitlines()))
+    print("  chat next steps:")
+    for step in content.get("nextSteps", []):
+        print(f"    - {step}")
+    print(f"  chat keywords:  {', '.join(content.get('keywords', []))}")
+    expect(post["version"] == "1.0" and post["source"] == "custom", "the chat post is a custom notification")
+
+
 def main():
     print(f"{BOLD}Seeding the account{RESET}: an Auto Scaling group of 3 web instances and a legacy web "
           "server behind an ALB,\n  a bastion with an instance profile, a multi-region trail, IAM users alice, bob, carol")
     account = seed_account()
+    chat = seed.ChatChannel()
     play(account)
     received = seed.notifications(account["queue"])
     print(f"\n{BOLD}What the on-call engineer received ({len(received)} notifications){RESET}")
@@ -255,8 +278,12 @@ def main():
         print(f"{DIM}attributes: {json.dumps(attrs, sort_keys=True)}{RESET}")
         readable = n["Message"].split("-- facts (JSON) --")[0].rstrip()
         print("\n".join("  " + line for line in readable.splitlines()))
-    critical = sum(1 for n in received if n.get("MessageAttributes", {}).get("severity", {}).get("Value") == "CRITICAL")
-    expect(critical >= 3, f"{critical} CRITICAL notifications page a human (2 held instances, alice disabled)")
+    show_chat_post(received, chat.posts)
+    severities = [n.get("MessageAttributes", {}).get("severity", {}).get("Value") for n in received]
+    critical, warning = severities.count("CRITICAL"), severities.count("WARNING")
+    expect(critical >= 2, f"{critical} CRITICAL notifications page a human (2 held instances)")
+    expect(warning >= 4, f"{warning} WARNING notifications ask a person to look today "
+                         "(3 isolations, alice disabled, the trail healed)")
     final_state(account)
     if FAILURES:
         print(f"\n{RED}{BOLD}The demo did not go as expected:{RESET}")

@@ -76,6 +76,34 @@ def launch(subnet, group, count=1, name=None, profile=None, tags=(), volumes=1, 
     return ids
 
 
+class ChatChannel:
+    """A chat channel's view of the topic: a loopback HTTP endpoint subscribed to it, as AWS
+    Chatbot subscribes over HTTPS. HTTP subscribers get the message's default text, which
+    Tourniquet makes the same chat document as its https text."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        posts = self.posts = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                posts.append(json.loads(json.loads(body)["Message"]))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:tourniquet-alerts"
+        aws("sns").subscribe(TopicArn=topic, Protocol="http",
+                             Endpoint=f"http://127.0.0.1:{server.server_address[1]}/chat")
+
+
 def notifications(queue):
     """Every SNS message delivered to the queue so far, as SNS's JSON envelopes."""
     sqs = aws("sqs")

@@ -189,7 +189,10 @@ async fn same_event_delivered_three_times_acts_once() {
     assert_eq!(notes[0].attr("function"), FUNCTION);
     assert_eq!(notes[0].attr("action"), "probe");
     assert_eq!(notes[0].attr("resource"), instance);
-    assert_eq!(notes[0].subject, format!("[WARNING] probe: probed {instance}"));
+    assert_eq!(
+        notes[0].subject,
+        format!("[WARNING] probe: probed {instance}")
+    );
 
     // A new event about the same, already remediated, instance: a no-op that says so.
     let again = handle(&fw, &probe, &tag_change("ev-other", &instance), "req-3")

@@ -94,9 +94,6 @@ pub fn compose<S>(
         "What happened: {trigger}. Incident {}.",
         ctx.incident
     )];
-    if let Some(actor) = ctx.actor {
-        body.push(format!("Made by: {}.", actor.display_arn()));
-    }
     if resumed {
         body.push(format!(
             "RESUMED: incident {} was opened by an earlier invocation that did not finish. It \
@@ -133,11 +130,8 @@ pub fn compose<S>(
             if let Some(s) = subject {
                 next_steps.extend(s.next_steps.iter().cloned());
                 if !s.undo.is_empty() {
-                    next_steps.push(
-                        "Release once the investigation allows: the commands are under \
-                         \"To release\"."
-                            .to_owned(),
-                    );
+                    next_steps
+                        .push("The commands that release it are under \"To release\".".to_owned());
                 }
             }
             let headline = if failed == 0 {

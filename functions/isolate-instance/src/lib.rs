@@ -157,7 +157,8 @@ impl Isolator {
             ));
         }
         steps.push(format!(
-            "Then release {} (below) or terminate it; until then it stays cut off.",
+            "Release {} or terminate it once the evidence is examined; until then it stays cut \
+             off.",
             inst.id
         ));
         steps

@@ -71,14 +71,35 @@ impl Setup {
             .filter_map(|s| s.snapshot_id().map(str::to_owned))
             .collect()
     }
+    /// The quarantine group in the fleet's VPC (a sweep makes one in every VPC).
     async fn quarantine_group(&self) -> String {
-        let groups = fleet::groups_named(&self.account.sdk, "tourniquet-quarantine").await;
+        let groups: Vec<String> = aws_sdk_ec2::Client::new(&self.account.sdk)
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values("tourniquet-quarantine")
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(&self.fleet.vpc)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("describe groups")
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect();
         assert_eq!(
             groups.len(),
             1,
             "one quarantine group in the VPC: {groups:?}"
         );
-        groups[0].0.clone()
+        groups[0].clone()
     }
 }
 
@@ -1051,4 +1072,143 @@ async fn a_rule_added_to_the_quarantine_group_is_revoked_and_reported() {
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].severity(), "CRITICAL");
     assert!(notes[0].message.contains("tampered"));
+}
+
+/// The recorded groups of every VPC, from history: vpc → (quarantine, allow-all).
+async fn recorded_groups(s: &Setup) -> BTreeMap<String, (String, String)> {
+    s.account
+        .history_with("BASELINE#quarantine-groups")
+        .await
+        .iter()
+        .filter_map(|item| {
+            let vpc = item.get("sk")?.as_s().ok()?.clone();
+            let value: Value = serde_json::from_str(item.get("config")?.as_s().ok()?).ok()?;
+            Some((
+                vpc,
+                (
+                    value["quarantine"].as_str()?.to_owned(),
+                    value["allow_all"].as_str()?.to_owned(),
+                ),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sweep_prepares_every_vpc_before_its_first_isolation() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let sweep = json!({"tourniquet": "sweep"});
+    let vpcs: Vec<String> = aws_sdk_ec2::Client::new(sdk)
+        .describe_vpcs()
+        .send()
+        .await
+        .expect("describe vpcs")
+        .vpcs()
+        .iter()
+        .filter_map(|v| v.vpc_id().map(str::to_owned))
+        .collect();
+    assert!(vpcs.contains(&s.fleet.vpc));
+
+    // The first sweep makes and records the two groups in every VPC, the quarantine one
+    // rule-less.
+    let first = handle(&s.fw, &s.isolator, &sweep, "sweep-1")
+        .await
+        .expect("swept");
+    for vpc in &vpcs {
+        assert!(
+            first
+                .upkeep
+                .iter()
+                .any(|st| st.ok && st.name == format!("prepare {vpc}")),
+            "{vpc}: {:?}",
+            first.upkeep
+        );
+    }
+    let recorded = recorded_groups(&s).await;
+    assert_eq!(
+        recorded.keys().cloned().collect::<Vec<_>>(),
+        {
+            let mut v = vpcs.clone();
+            v.sort();
+            v
+        },
+        "one record per VPC"
+    );
+    let (quarantine, _) = recorded[&s.fleet.vpc].clone();
+    let groups = fleet::groups_named(sdk, "tourniquet-quarantine").await;
+    assert_eq!(groups.len(), vpcs.len(), "{groups:?}");
+    assert!(groups.contains(&(quarantine.clone(), 0, 0)), "{groups:?}");
+
+    // A second sweep finds them ready: nothing is made, nothing reported.
+    let second = handle(&s.fw, &s.isolator, &sweep, "sweep-2")
+        .await
+        .expect("swept");
+    assert!(second.upkeep.is_empty(), "{:?}", second.upkeep);
+    assert_eq!(
+        fleet::groups_named(sdk, "tourniquet-quarantine")
+            .await
+            .len(),
+        vpcs.len()
+    );
+    assert!(s.account.notifications().await.is_empty());
+
+    // The first isolation in the VPC uses them: no group is made on its critical path.
+    let victim = s.fleet.web[0].clone();
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let summary = s
+        .deliver(&create_tags("ev-first", std::slice::from_ref(&victim)))
+        .await;
+    assert!(matches!(
+        summary.outcome_of(&victim),
+        Some(Outcome::Remediated { .. })
+    ));
+    for eni in fleet::interfaces(sdk, &victim).await {
+        assert_eq!(
+            fleet::interface_groups(sdk, &eni).await,
+            vec![quarantine.clone()]
+        );
+    }
+    assert_eq!(
+        recorded_groups(&s).await,
+        recorded,
+        "the records are unchanged"
+    );
+    assert_eq!(
+        fleet::groups_named(sdk, "tourniquet-quarantine")
+            .await
+            .len(),
+        vpcs.len()
+    );
+    s.account.notifications().await;
+
+    // A rule added to a quarantine group between incidents is found by the next sweep,
+    // revoked, and wakes a human once.
+    open_ssh(sdk, &quarantine).await;
+    let third = handle(&s.fw, &s.isolator, &sweep, "sweep-3")
+        .await
+        .expect("swept");
+    assert!(
+        third
+            .upkeep
+            .iter()
+            .any(|st| st.name == "quarantine-group-tampered" && st.critical),
+        "{:?}",
+        third.upkeep
+    );
+    assert!(
+        fleet::groups_named(sdk, "tourniquet-quarantine")
+            .await
+            .contains(&(quarantine.clone(), 0, 0)),
+        "the rule is gone"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert_eq!(notes[0].attr("action"), "upkeep");
+    assert!(
+        notes[0].message.contains(&quarantine),
+        "{}",
+        notes[0].message
+    );
 }

@@ -217,6 +217,12 @@ pub trait Remediation: Sync {
             Ok(verdict)
         }
     }
+    /// Work done ahead of time on the periodic sweep, off the critical path of every
+    /// incident (isolate-instance prepares each VPC's quarantine groups). Never in a dry run.
+    /// A critical step wakes a human; every step is in the sweep's answer.
+    fn upkeep(&self, _ctx: &Context<'_>) -> impl Future<Output = Vec<Step>> + Send {
+        async { Vec::new() }
+    }
     /// Carries out the action. Independent steps run concurrently; a failing step does not
     /// stop the others that are still safe. Acting again on a resource half done must be
     /// safe: a resumed incident acts on what the live state still needs.
@@ -315,6 +321,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
     pub cases: Vec<CaseReport>,
+    /// What the sweep prepared ahead of time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upkeep: Vec<Step>,
 }
 
 impl Summary {

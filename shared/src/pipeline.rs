@@ -147,6 +147,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             dry_run: fw.config.dry_run,
             ignored: None,
             cases: Vec::new(),
+            upkeep: Vec::new(),
         };
         if let Some(PrincipalExemption::OwnRole) = actor.and_then(|a| fw.exemptions.check(a)) {
             summary.ignored = Some("caused by one of Tourniquet's own roles".into());
@@ -163,7 +164,9 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             deadline,
         };
         if matches!(trigger, Trigger::Sweep) {
-            summary.cases = self.sweep(&ctx, r).await?;
+            let (cases, upkeep) = tokio::join!(self.sweep(&ctx, r), self.upkeep(&ctx, r));
+            summary.cases = cases?;
+            summary.upkeep = upkeep;
             if summary.cases.is_empty() {
                 summary.ignored = Some("no abandoned incident".into());
             }
@@ -746,6 +749,52 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             }))
             .await,
         )
+    }
+
+    /// The remediation's work ahead of time; what went critically wrong wakes a human, once
+    /// per sweep.
+    async fn upkeep<R: Remediation>(&self, ctx: &Context<'_>, r: &R) -> Vec<Step> {
+        if ctx.dry_run {
+            return Vec::new();
+        }
+        let steps = r.upkeep(ctx).await;
+        let critical: Vec<&Step> = steps.iter().filter(|s| s.critical).collect();
+        if critical.is_empty() {
+            for s in steps.iter().filter(|s| !s.ok) {
+                tracing::warn!(step = %s.name, detail = %s.detail, "upkeep step failed");
+            }
+            return steps;
+        }
+        let lines: Vec<String> = critical
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.detail))
+            .collect();
+        let n = Notification {
+            severity: Severity::Critical,
+            action: "upkeep".to_owned(),
+            resource: self.fw.function().to_owned(),
+            headline: format!("found while preparing {}: {}", r.action(), critical[0].name),
+            body: vec![format!(
+                "The periodic sweep, preparing what {} needs ahead of time, found:\n{}",
+                r.action(),
+                lines
+                    .iter()
+                    .map(|l| format!("  - {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )],
+            next_steps: vec![
+                "Find who made the change: CloudTrail events on the resources named above."
+                    .to_owned(),
+            ],
+            incident: ctx.delivery_id.to_owned(),
+            facts: serde_json::json!({"steps": critical}),
+            ..Notification::default()
+        };
+        if let Err(e) = self.pager.page(&n).await {
+            tracing::error!(error = %e, "upkeep notification failed");
+        }
+        steps
     }
 
     /// The notification for an outcome, then sent.

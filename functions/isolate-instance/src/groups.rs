@@ -20,6 +20,9 @@ use tourniquet::history::{History, sdk_message};
 
 use crate::network::{self, Groups};
 
+/// The step that reports a same-named group Tourniquet did not make.
+const IMPOSTOR_STEP: &str = "impostor-group";
+
 /// The history kind under which each VPC's groups are recorded.
 pub const HISTORY_KIND: &str = "quarantine-groups";
 
@@ -234,7 +237,7 @@ pub async fn ensure(
         .into_iter()
         .map(|g| {
             Step::critical(
-                "impostor-group",
+                IMPOSTOR_STEP,
                 format!(
                     "{} \"{}\" in {vpc} carries Tourniquet's name but Tourniquet did not create \
                      it: never used; find who created it",
@@ -265,4 +268,93 @@ pub async fn ensure(
         quarantine: owned.quarantine,
     };
     (Ok(groups), steps)
+}
+
+/// The live groups whose names start with `prefix` (Tourniquet's names): one request.
+pub async fn live(ec2: &Client, prefix: &str) -> Result<Vec<LiveGroup>, String> {
+    let out = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(format!("{prefix}*"))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("DescribeSecurityGroups {prefix}*: {}", sdk_message(&e)))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .filter_map(LiveGroup::from_sdk)
+        .collect())
+}
+
+/// Every VPC of the region, new ones included.
+async fn vpcs(ec2: &Client) -> Result<Vec<String>, String> {
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let out = ec2
+            .describe_vpcs()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeVpcs: {}", sdk_message(&e)))?;
+        ids.extend(
+            out.vpcs()
+                .iter()
+                .filter_map(|v| v.vpc_id().map(str::to_owned)),
+        );
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(ids),
+        }
+    }
+}
+
+/// Ahead of time, on the periodic sweep: every VPC's two groups exist, are recorded as
+/// Tourniquet's own and the quarantine one is rule-less, so that the first isolation in a
+/// VPC finds them in its first round instead of creating them on the critical path. A VPC
+/// already ready costs no request beyond the three reads; impostors are reported by the
+/// isolations that would have used them, not every five minutes.
+pub async fn prepare(ec2: &Client, history: &History, names: (&str, &str)) -> Vec<Step> {
+    let (vpcs, live, records) = tokio::join!(
+        vpcs(ec2),
+        live(ec2, names.0),
+        history.baselines(HISTORY_KIND)
+    );
+    let (vpcs, live, records) = match (vpcs, live, records) {
+        (Ok(v), Ok(l), Ok(r)) => (v, l, r),
+        (Err(e), _, _) | (_, Err(e), _) => return vec![Step::failed("prepare-groups", e)],
+        (_, _, Err(e)) => return vec![Step::failed("prepare-groups", e.to_string())],
+    };
+    let known = Known::new(live, records);
+    let per_vpc = futures_util::future::join_all(vpcs.iter().map(|vpc| {
+        let known = &known;
+        async move {
+            let ready = known.groups(vpc).is_some();
+            let (groups, steps) = ensure(ec2, history, known, vpc, names).await;
+            let mut steps: Vec<Step> = steps
+                .into_iter()
+                .filter(|s| s.name != IMPOSTOR_STEP)
+                .collect();
+            let name = format!("prepare {vpc}");
+            match groups {
+                Ok(g) if !ready => steps.push(Step::ok(
+                    name,
+                    format!(
+                        "quarantine {} and allow-all {} ready",
+                        g.quarantine,
+                        g.allow_all.unwrap_or_default()
+                    ),
+                )),
+                Ok(_) => {}
+                Err(e) => steps.push(Step::failed(name, e)),
+            }
+            steps
+        }
+    }))
+    .await;
+    per_vpc.into_iter().flatten().collect()
 }

@@ -101,14 +101,7 @@ pub async fn read(
             .describe_auto_scaling_instances()
             .instance_ids(id)
             .send(),
-        ec2.describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("group-name")
-                    .values(format!("{group_prefix}*"))
-                    .build()
-            )
-            .send(),
+        crate::groups::live(ec2, group_prefix),
         attribute(InstanceAttributeName::DisableApiTermination),
         attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior),
     );
@@ -170,17 +163,10 @@ pub async fn read(
         .collect();
     // Not fatal for the instance: without them the groups are treated as absent and made
     // anew, never guessed.
-    let groups = match groups {
-        Ok(out) => out
-            .security_groups()
-            .iter()
-            .filter_map(LiveGroup::from_sdk)
-            .collect(),
-        Err(e) => {
-            tracing::warn!(error = %sdk_message(&e), "quarantine group lookup failed");
-            Vec::new()
-        }
-    };
+    let groups = groups.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "quarantine group lookup failed");
+        Vec::new()
+    });
     let auto_scaling_group = match asg {
         Ok(out) => out
             .auto_scaling_instances()

@@ -339,6 +339,15 @@ impl Remediation for Isolator {
         }))
     }
 
+    /// Each VPC's groups, made before any incident needs them.
+    async fn upkeep(&self, _: &Context<'_>) -> Vec<Step> {
+        let names = (
+            self.config.quarantine_group.as_str(),
+            self.config.allow_all_group(),
+        );
+        groups::prepare(&self.clients.ec2, &self.history, (names.0, &names.1)).await
+    }
+
     /// Every interface in the VPC's quarantine group (Tourniquet's own, rule-less) and
     /// nothing else. The status tag is never believed: the instance may tag itself.
     fn settled(&self, target: &Target) -> Option<String> {

@@ -246,11 +246,16 @@ pub async fn ensure(
             )
         })
         .collect();
+    // With no record at all, the conditional write of the new record settles a race with a
+    // concurrent creator, so history is not read again first: one round trip fewer on the
+    // first isolation in a VPC the sweep has not prepared yet.
+    let recorded = known.owned.contains_key(vpc);
     let owned = match known.groups(vpc) {
         Some(o) => Ok(o.clone()),
+        None if !recorded => create(ec2, history, vpc, names, false).await,
         None => match recorded_since(history, known, vpc).await {
             Some(o) => Ok(o),
-            None => create(ec2, history, vpc, names, known.owned.contains_key(vpc)).await,
+            None => create(ec2, history, vpc, names, true).await,
         },
     };
     let owned = match owned {

@@ -14,6 +14,11 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+say "host hook: shellcheck"
+ensure_tool_venv .venv-host tests/host/requirements.txt
+.venv-host/bin/shellcheck host/tourniquet-taint host/install.sh
+# The hook's tests run it with this AWS CLI.
+export TOURNIQUET_HOST_TOOLS="$PWD/.venv-host/bin"
 say "building the tests"
 cargo test --workspace --no-run
 start_emulator

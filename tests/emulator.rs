@@ -3,4 +3,5 @@
 mod disable_offender;
 mod framework;
 mod heal_cloudtrail;
+mod host;
 mod isolate_instance;

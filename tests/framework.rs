@@ -66,7 +66,7 @@ impl Remediation for Probe {
                 let params = fields("detail.requestParameters", &call.request_parameters)?;
                 vec![params.str("instanceId")?.to_owned()]
             }
-            Trigger::Scheduled(_) | Trigger::Sweep => {
+            Trigger::Scheduled(_) | Trigger::Sweep | Trigger::Finding(..) => {
                 return Ok(Intake::Ignore("no schedule".into()));
             }
         };

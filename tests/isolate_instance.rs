@@ -1212,3 +1212,97 @@ async fn the_sweep_prepares_every_vpc_before_its_first_isolation() {
         notes[0].message
     );
 }
+
+/// The sample GuardDuty finding, about `instance`, with its own event id.
+fn guardduty(file: &str, id: &str, instance: &str) -> Value {
+    let mut v = sample(&format!("isolate-instance/{file}"));
+    v["id"] = json!(id);
+    v["detail"]["resource"]["instanceDetails"]["instanceId"] = json!(instance);
+    v
+}
+
+#[tokio::test]
+async fn a_high_severity_guardduty_finding_isolates_its_instance_and_a_sample_does_not() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let (victim, bystander) = (s.fleet.web[0].clone(), s.fleet.web[1].clone());
+
+    // GuardDuty's "generate sample findings" names real instances: nothing happens.
+    let sampled = s
+        .deliver(&guardduty(
+            "guardduty-sample-finding.json",
+            "ev-sample",
+            &bystander,
+        ))
+        .await;
+    assert!(
+        sampled
+            .ignored
+            .as_deref()
+            .is_some_and(|r| r.contains("sample")),
+        "{sampled:?}"
+    );
+    let low = s
+        .deliver(&guardduty(
+            "guardduty-low-severity.json",
+            "ev-low",
+            &bystander,
+        ))
+        .await;
+    assert!(
+        low.ignored.as_deref().is_some_and(|r| r.contains("below")),
+        "{low:?}"
+    );
+    assert_eq!(s.status(&bystander).await, None);
+
+    let summary = s
+        .deliver(&guardduty("guardduty-finding.json", "ev-finding", &victim))
+        .await;
+    assert!(
+        matches!(
+            summary.outcome_of(&victim),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{summary:?}"
+    );
+    let quarantine = s.quarantine_group().await;
+    for eni in fleet::interfaces(sdk, &victim).await {
+        assert_eq!(
+            fleet::interface_groups(sdk, &eni).await,
+            vec![quarantine.clone()]
+        );
+    }
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let n = &notes[0];
+    assert_eq!(n.severity(), "WARNING");
+    for fact in [
+        "Backdoor:EC2/C&CActivity.B!DNS",
+        "8ec6a1e2f4b54a0e9d1c3b7a5f2e6d90",
+        "severity 8",
+    ] {
+        assert!(n.message.contains(fact), "{fact} not in {}", n.message);
+    }
+    assert!(
+        n.message
+            .contains("/guardduty/home?region=us-east-1#/findings?macros=current&fId=8ec6a1e2f4b54a0e9d1c3b7a5f2e6d90"),
+        "{}",
+        n.message
+    );
+
+    // GuardDuty sends the finding again when it is updated: nothing more is done.
+    let update = s
+        .deliver(&guardduty(
+            "guardduty-finding.json",
+            "ev-finding-update",
+            &victim,
+        ))
+        .await;
+    assert!(
+        matches!(
+            update.outcome_of(&victim),
+            Some(Outcome::AlreadyRemediated { .. })
+        ),
+        "{update:?}"
+    );
+}

@@ -87,6 +87,41 @@ impl Env {
         }
     }
 
+    /// A number within `range`.
+    pub fn f64_in(
+        &self,
+        name: &'static str,
+        default: f64,
+        range: std::ops::RangeInclusive<f64>,
+        expected: &'static str,
+    ) -> Result<f64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    value: v.to_owned(),
+                    expected,
+                }),
+        }
+    }
+
+    /// A comma-separated list of words, blanks dropped; empty when unset.
+    pub fn words(&self, name: &'static str) -> Vec<String> {
+        self.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A positive count of `unit_secs`-second units, as a duration.
     pub fn duration_or(
         &self,

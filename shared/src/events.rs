@@ -351,6 +351,23 @@ pub struct TagChange {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A GuardDuty finding, as EventBridge delivers it (`source: aws.guardduty`). GuardDuty sends
+/// a finding again each time it is updated, under a new event id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: String,
+    pub finding_type: String,
+    pub severity: f64,
+    pub title: String,
+    /// `detail.resource.resourceType`: `Instance`, `AccessKey`, `S3Bucket`, ...
+    pub resource_type: String,
+    /// `detail.resource.instanceDetails.instanceId`, for a finding about an instance.
+    pub instance_id: Option<String>,
+    /// A sample finding (`detail.service.additionalInfo.sample`), made on request to try
+    /// integrations: never acted on.
+    pub sample: bool,
+}
+
 /// A direct invocation by an operator or a test: `{"instance_ids": [...], "reason": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DirectInvocation {
@@ -365,6 +382,7 @@ pub enum Trigger {
     TagChange(Envelope, TagChange),
     Scheduled(Envelope),
     Direct(DirectInvocation),
+    Finding(Envelope, Finding),
     /// The periodic sweep of open incidents whose invocation died (`{"tourniquet": "sweep"}`,
     /// the constant input of a schedule).
     Sweep,
@@ -373,11 +391,15 @@ pub enum Trigger {
 pub const API_CALL: &str = "AWS API Call via CloudTrail";
 pub const TAG_CHANGE: &str = "Tag Change on Resource";
 pub const SCHEDULED: &str = "Scheduled Event";
+pub const GUARDDUTY_FINDING: &str = "GuardDuty Finding";
 
 impl Trigger {
     pub fn envelope(&self) -> Option<&Envelope> {
         match self {
-            Self::ApiCall(e, _) | Self::TagChange(e, _) | Self::Scheduled(e) => Some(e),
+            Self::ApiCall(e, _)
+            | Self::TagChange(e, _)
+            | Self::Scheduled(e)
+            | Self::Finding(e, _) => Some(e),
             Self::Direct(_) | Self::Sweep => None,
         }
     }
@@ -411,6 +433,10 @@ impl Trigger {
                 )
             }
             Self::Scheduled(_) => "scheduled audit".to_owned(),
+            Self::Finding(_, f) => format!(
+                "GuardDuty finding {} (severity {}) {}",
+                f.finding_type, f.severity, f.id
+            ),
             Self::Sweep => "periodic sweep of abandoned incidents".to_owned(),
             Self::Direct(d) => format!(
                 "direct invocation{}",
@@ -444,6 +470,49 @@ pub fn decode(input: &Value) -> Result<Trigger, EventError> {
     } else {
         Err(EventError::Unrecognised)
     }
+}
+
+fn decode_finding(detail: Fields<'_>) -> Result<Finding, EventError> {
+    let resource = detail.obj("resource", "detail.resource")?;
+    let instance_id =
+        match resource.opt_obj("instanceDetails", "detail.resource.instanceDetails")? {
+            Some(d) => d.opt_str("instanceId")?.map(str::to_owned),
+            None => None,
+        };
+    let severity = detail.value("severity")?;
+    let severity = severity
+        .as_f64()
+        .filter(|s| (0.0..=10.0).contains(s))
+        .ok_or_else(|| EventError::Invalid {
+            field: "detail.severity".to_owned(),
+            reason: format!("{severity} is not a severity from 0 to 10"),
+        })?;
+    let info = match detail.opt_obj("service", "detail.service")? {
+        Some(service) => service.opt_obj("additionalInfo", "detail.service.additionalInfo")?,
+        None => None,
+    };
+    // GuardDuty writes the flag as a boolean; a string "true" is read the same way.
+    let sample = match info.and_then(|i| i.opt_value("sample")) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        Some(other) => {
+            return Err(EventError::WrongType {
+                field: "detail.service.additionalInfo.sample".to_owned(),
+                expected: "a boolean",
+                found: kind(other),
+            });
+        }
+    };
+    Ok(Finding {
+        id: detail.str("id")?.to_owned(),
+        finding_type: detail.str("type")?.to_owned(),
+        severity,
+        title: detail.opt_str("title")?.unwrap_or_default().to_owned(),
+        resource_type: resource.str("resourceType")?.to_owned(),
+        instance_id,
+        sample,
+    })
 }
 
 fn decode_direct(top: Fields<'_>) -> Result<Trigger, EventError> {
@@ -497,6 +566,16 @@ fn decode_eventbridge(top: Fields<'_>) -> Result<Trigger, EventError> {
             Ok(Trigger::TagChange(envelope, change))
         }
         SCHEDULED => Ok(Trigger::Scheduled(envelope)),
+        GUARDDUTY_FINDING => {
+            if envelope.source != "aws.guardduty" {
+                return Err(EventError::UnsupportedSource {
+                    detail_type: envelope.detail_type,
+                    event_source: envelope.source,
+                });
+            }
+            let finding = decode_finding(top.obj("detail", "detail")?)?;
+            Ok(Trigger::Finding(envelope, finding))
+        }
         other => Err(EventError::UnsupportedDetailType(other.to_owned())),
     }
 }

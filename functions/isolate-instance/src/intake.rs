@@ -1,6 +1,8 @@
 //! Which instances an event asks to isolate. Pure: no AWS call.
 
-use tourniquet::events::{ApiCall, EventError, Fields, TagChange, fields};
+use tourniquet::events::{ApiCall, EventError, Fields, Finding, TagChange, fields};
+
+use crate::config::IsolateConfig;
 use tourniquet::{Case, Intake, Trigger};
 
 /// An EC2 instance id: `i-` and 8 or 17 lowercase hex digits.
@@ -124,9 +126,42 @@ fn from_tag_change(
     cases(ids, "resources")
 }
 
+/// A GuardDuty finding isolates its instance when it is real, severe enough and of a type
+/// that isolates.
+fn from_finding(f: &Finding, config: &IsolateConfig) -> Result<Intake<()>, EventError> {
+    let ignore = |why: String| Ok(Intake::Ignore(format!("GuardDuty finding {}: {why}", f.id)));
+    if f.sample {
+        return ignore("a sample finding, never acted on".into());
+    }
+    if f.resource_type != "Instance" {
+        return ignore(format!("about {}, not an instance", f.resource_type));
+    }
+    if f.severity < config.guardduty_min_severity {
+        return ignore(format!(
+            "severity {} is below {}",
+            f.severity, config.guardduty_min_severity
+        ));
+    }
+    let types = &config.guardduty_types;
+    if !types.is_empty() && !types.iter().any(|p| f.finding_type.starts_with(p.as_str())) {
+        return ignore(format!(
+            "type {} is not among {}",
+            f.finding_type,
+            types.join(", ")
+        ));
+    }
+    let id = f
+        .instance_id
+        .clone()
+        .ok_or_else(|| EventError::Missing("detail.resource.instanceDetails.instanceId".into()))?;
+    cases(vec![id], "detail.resource.instanceDetails.instanceId")
+}
+
 /// The instances an event asks to isolate.
-pub fn intake(trigger: &Trigger, taint_key: &str) -> Result<Intake<()>, EventError> {
+pub fn intake(trigger: &Trigger, config: &IsolateConfig) -> Result<Intake<()>, EventError> {
+    let taint_key = config.taint_key.as_str();
     match trigger {
+        Trigger::Finding(_, finding) => from_finding(finding, config),
         Trigger::ApiCall(_, call) => from_create_tags(call, taint_key),
         Trigger::TagChange(envelope, change) => {
             from_tag_change(&envelope.resources, change, taint_key)
@@ -170,8 +205,92 @@ mod tests {
         }
     }
 
+    fn config(pairs: &[(&str, &str)]) -> IsolateConfig {
+        IsolateConfig::from_env(&tourniquet::Env::from_pairs(pairs.iter().copied())).unwrap()
+    }
+
     fn run(v: &Value) -> Result<Intake<()>, EventError> {
-        intake(&decode(v).unwrap(), "Tainted")
+        intake(&decode(v).unwrap(), &config(&[]))
+    }
+
+    fn finding(severity: Value, finding_type: &str, sample: Value) -> Value {
+        json!({"version": "0", "id": "g", "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+            "account": "1", "time": "t", "region": "us-east-1", "resources": [],
+            "detail": {"id": "f1", "type": finding_type, "severity": severity, "title": "x",
+                "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": A}},
+                "service": {"additionalInfo": {"sample": sample}}}})
+    }
+
+    #[test]
+    fn a_severe_real_finding_isolates_its_instance() {
+        let v = finding(json!(8), "Backdoor:EC2/C&CActivity.B!DNS", json!(false));
+        assert_eq!(ids(run(&v).unwrap()), vec![A]);
+        let v = finding(json!(7.0), "CryptoCurrency:EC2/BitcoinTool.B", Value::Null);
+        assert_eq!(ids(run(&v).unwrap()), vec![A]);
+    }
+
+    #[test]
+    fn samples_low_severities_and_other_types_are_ignored() {
+        let ignored = |v: &Value, c: &IsolateConfig, why: &str| match intake(&decode(v).unwrap(), c)
+        {
+            Ok(Intake::Ignore(r)) => assert!(r.contains(why), "{r}"),
+            other => panic!("{other:?}"),
+        };
+        let c = config(&[]);
+        ignored(
+            &finding(json!(8), "Backdoor:EC2/X", json!(true)),
+            &c,
+            "sample",
+        );
+        ignored(
+            &finding(json!(8), "Backdoor:EC2/X", json!("true")),
+            &c,
+            "sample",
+        );
+        ignored(
+            &finding(json!(6.9), "Backdoor:EC2/X", json!(false)),
+            &c,
+            "below 7",
+        );
+        let only = config(&[("GUARDDUTY_FINDING_TYPES", "CryptoCurrency:EC2/")]);
+        ignored(
+            &finding(json!(8), "Backdoor:EC2/X", json!(false)),
+            &only,
+            "not among",
+        );
+        let mut v = finding(json!(8), "Backdoor:EC2/X", json!(false));
+        v["detail"]["resource"]["resourceType"] = json!("AccessKey");
+        ignored(&v, &c, "not an instance");
+    }
+
+    #[test]
+    fn a_malformed_finding_is_an_error() {
+        let v = finding(json!("high"), "Backdoor:EC2/X", json!(false));
+        assert!(
+            decode(&v)
+                .unwrap_err()
+                .to_string()
+                .contains("detail.severity")
+        );
+        let v = finding(json!(8), "Backdoor:EC2/X", json!(1));
+        assert!(matches!(
+            decode(&v).unwrap_err(),
+            EventError::WrongType { .. }
+        ));
+        let mut v = finding(json!(8), "Backdoor:EC2/X", json!(false));
+        v["detail"]["resource"]["instanceDetails"]["instanceId"] = json!("i-NOPE");
+        assert!(
+            run(&v)
+                .unwrap_err()
+                .to_string()
+                .contains("not an EC2 instance id")
+        );
+        let mut v = finding(json!(8), "Backdoor:EC2/X", json!(false));
+        v["source"] = json!("aws.ec2");
+        assert!(matches!(
+            decode(&v).unwrap_err(),
+            EventError::UnsupportedSource { .. }
+        ));
     }
 
     #[test]

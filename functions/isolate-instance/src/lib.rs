@@ -164,9 +164,16 @@ impl Isolator {
         steps
     }
 
-    fn links(&self, inst: &Instance) -> Vec<Link> {
+    fn links(&self, inst: &Instance, trigger: &Trigger) -> Vec<Link> {
         let region = inst.arn.split(':').nth(3).unwrap_or_default();
         let mut links = vec![console::instance(&self.partition, region, &inst.id)];
+        if let Trigger::Finding(envelope, finding) = trigger {
+            links.push(console::guardduty_finding(
+                &self.partition,
+                &envelope.region,
+                &finding.id,
+            ));
+        }
         if let Some(profile) = inst
             .instance_profile_arn
             .as_deref()
@@ -276,7 +283,7 @@ impl Remediation for Isolator {
     }
 
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, IntakeError> {
-        Ok(intake::intake(trigger, &self.config.taint_key)?)
+        Ok(intake::intake(trigger, &self.config)?)
     }
 
     async fn verify(
@@ -300,7 +307,9 @@ impl Remediation for Isolator {
                 inst.id, inst.state
             )));
         }
-        if !inst.tags.contains_key(&self.config.taint_key) {
+        // A GuardDuty finding is its own evidence: it needs no taint tag.
+        let asks_by_taint = !matches!(ctx.trigger, Trigger::Finding(..));
+        if asks_by_taint && !inst.tags.contains_key(&self.config.taint_key) {
             let gone = format!("{} no longer carries {}", inst.id, self.config.taint_key);
             if matches!(ctx.trigger, Trigger::Direct(_)) {
                 return Ok(Verdict::NothingToDo(gone));
@@ -331,7 +340,7 @@ impl Remediation for Isolator {
             plan: self.plan(&inst),
             undo: self.undo(&inst),
             next_steps: self.next_steps(&inst),
-            links: self.links(&inst),
+            links: self.links(&inst, ctx.trigger),
             subject: Target {
                 instance: inst,
                 groups,
@@ -376,7 +385,7 @@ impl Remediation for Isolator {
     /// with the undo built from the state recorded when the incident opened.
     async fn resume(
         &self,
-        _: &Context<'_>,
+        ctx: &Context<'_>,
         case: &Case<()>,
         before: &serde_json::Value,
     ) -> Result<Verdict<Target>, VerifyError> {
@@ -398,7 +407,7 @@ impl Remediation for Isolator {
             plan: self.plan(&inst),
             undo: self.undo(&original),
             next_steps: self.next_steps(&inst),
-            links: self.links(&inst),
+            links: self.links(&inst, ctx.trigger),
             subject: Target {
                 instance: inst,
                 groups,

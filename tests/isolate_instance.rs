@@ -356,7 +356,7 @@ async fn standalone_bastion_is_cut_off_on_every_interface() {
     let policy = iam
         .get_role_policy()
         .role_name(&s.fleet.bastion_role)
-        .policy_name(format!("tourniquet-isolate-{bastion}"))
+        .policy_name("tourniquet-isolate")
         .send()
         .await
         .expect("deny policy on the role");
@@ -366,7 +366,9 @@ async fn standalone_bastion_is_cut_off_on_every_interface() {
     assert_eq!(statement["Action"], "*");
     assert_eq!(
         statement["Condition"]["StringEquals"]["ec2:SourceInstanceARN"],
-        format!("arn:aws:ec2:us-east-1:123456789012:instance/{bastion}")
+        json!([format!(
+            "arn:aws:ec2:us-east-1:123456789012:instance/{bastion}"
+        )])
     );
     let attached = iam
         .list_attached_role_policies()
@@ -1304,5 +1306,89 @@ async fn a_high_severity_guardduty_finding_isolates_its_instance_and_a_sample_do
             Some(Outcome::AlreadyRemediated { .. })
         ),
         "{update:?}"
+    );
+}
+
+#[tokio::test]
+async fn instances_sharing_a_role_share_one_deny_policy() {
+    let s = setup(&[("ISOLATION_LIMIT", "10")]).await;
+    let sdk = &s.account.sdk;
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    // One at a time: the emulator gives a profile only to the first of a multi-instance launch.
+    let mut workers = Vec::new();
+    for _ in 0..5 {
+        let launched = ec2
+            .run_instances()
+            .image_id(tourniquet_tests::ec2::AMI)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(&s.fleet.subnets[0])
+            .iam_instance_profile(
+                aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                    .arn(&s.fleet.bastion_profile_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("launch a worker");
+        workers.extend(
+            launched
+                .instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_owned)),
+        );
+    }
+    assert_eq!(workers.len(), 5);
+    fleet::taint(sdk, &workers, "Tainted").await;
+
+    // One event naming all five: their cases run at once, each adding to the role's policy.
+    let summary = s.deliver(&create_tags("ev-workers", &workers)).await;
+    for w in &workers {
+        assert!(
+            step_ok(&steps(&summary, w), "role-deny"),
+            "{w}: {summary:?}"
+        );
+    }
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let names = iam
+        .list_role_policies()
+        .role_name(&s.fleet.bastion_role)
+        .send()
+        .await
+        .expect("list role policies");
+    assert_eq!(
+        names.policy_names(),
+        ["tourniquet-isolate"],
+        "one policy per role"
+    );
+    let policy = iam
+        .get_role_policy()
+        .role_name(&s.fleet.bastion_role)
+        .policy_name("tourniquet-isolate")
+        .send()
+        .await
+        .expect("the role's deny policy");
+    let document: Value = policy_document(policy.policy_document());
+    let mut listed: Vec<String> =
+        document["Statement"][0]["Condition"]["StringEquals"]["ec2:SourceInstanceARN"]
+            .as_array()
+            .expect("a list of instances")
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+    listed.sort();
+    let mut expected: Vec<String> = workers
+        .iter()
+        .map(|w| format!("arn:aws:ec2:us-east-1:123456789012:instance/{w}"))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "no concurrent isolation lost another's instance"
+    );
+    assert!(
+        s.account.history_with("HOLD#").await.is_empty(),
+        "every hold was given back"
     );
 }

@@ -15,6 +15,7 @@
 //! | safeguard slot   | `SAFEGUARD#<kind>`                     | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
 //! | offense          | `OFFENSE#<principal>`                  | `<delivery>`                 | `at_ms`, event, `expires_at` |
 //! | baseline         | `BASELINE#<kind>` (`trail`)            | `<name>` (trail ARN)         | configuration (JSON), `recorded_at` |
+//! | hold             | `HOLD#<name>` (`role-policy#<role>`)   | `-`                          | holder, `until` (ms), `expires_at` |
 //!
 //! # The incident lifecycle
 //!
@@ -522,6 +523,66 @@ impl History {
             .item("sk", s(name))
             .item("config", s(config.to_string()))
             .item("recorded_at", s(rfc3339(now)))
+    }
+
+    /// Takes a short exclusive hold on `name` for `holder` until `until`, for read-modify-write
+    /// sequences on what DynamoDB cannot update atomically (a role's inline policy). A hold
+    /// whose holder died runs out by itself. Returns whether it was taken.
+    pub async fn hold(
+        &self,
+        name: &str,
+        holder: &str,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<bool, HistoryError> {
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("HOLD#{name}")))
+            .item("sk", s("-"))
+            .item("holder", s(holder))
+            .item("until", n(epoch_millis(until)))
+            .item("expires_at", n(epoch_millis(until) / 1000 + 3600))
+            .condition_expression("attribute_not_exists(pk) OR #until < :now")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", n(epoch_millis(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.err("PutItem (hold)", &e)),
+        }
+    }
+
+    /// Gives a hold back, if `holder` still has it.
+    pub async fn unhold(&self, name: &str, holder: &str) -> Result<(), HistoryError> {
+        let result = self
+            .db
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("HOLD#{name}")))
+            .key("sk", s("-"))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.err("DeleteItem (hold)", &e)),
+        }
     }
 
     /// Keeps the known-good configuration of `name` (a trail's ARN, say) to restore later.

@@ -15,6 +15,7 @@ pub mod events;
 pub mod exempt;
 pub mod framework;
 pub mod history;
+pub mod iam;
 pub mod ledger;
 pub mod metrics;
 pub mod notify;

@@ -50,7 +50,7 @@ pub fn deny_sessions_before(cutoff: &str) -> Value {
 
 /// The cutoff of a revoke policy as IAM returns it (URL-encoded JSON), if it is one.
 pub fn cutoff_of(encoded: &str) -> Option<String> {
-    let doc: Value = serde_json::from_str(&percent_decode(encoded)?).ok()?;
+    let doc = tourniquet::iam::policy_document(encoded)?;
     doc.get("Statement")?
         .as_array()?
         .iter()
@@ -61,29 +61,6 @@ pub fn cutoff_of(encoded: &str) -> Option<String> {
         })?
         .as_str()
         .map(str::to_owned)
-}
-
-/// RFC 3986 percent-decoding; `None` for bytes that are not UTF-8.
-fn percent_decode(encoded: &str) -> Option<String> {
-    let bytes = encoded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = encoded
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The inline policy name for one session: IAM names allow `[A-Za-z0-9+=,.@_-]`, at most

@@ -7,32 +7,70 @@
 //! same role keep working. Revoking every session of the role would take the healthy fleet
 //! down with the tainted instance.
 
+//!
+//! One inline policy per role lists every instance isolated on it: a policy per instance
+//! would fill the role's 10,240-character inline quota after about 40 isolations, and every
+//! later deny would fail. The policy is read, extended and written back under a short hold
+//! in history, then read back, so two isolations on one role never drop each other's
+//! instance.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
 use aws_sdk_iam::Client;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde_json::{Value, json};
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::history::{History, sdk_message};
 
-/// The name of the inline policy that isolates `instance_id`.
-pub fn policy_name(instance_id: &str) -> String {
-    format!("tourniquet-isolate-{instance_id}")
-}
+/// The inline policy that isolates instances, one per role.
+pub const POLICY_NAME: &str = "tourniquet-isolate";
+/// Each role's policy is rewritten under a hold this long at most.
+const HOLD: Duration = Duration::from_secs(20);
+/// Tries to see our instance in the policy read back.
+const TRIES: u32 = 10;
+/// Tries to take the hold, 200 ms apart: isolations on one role queue for up to 6 s.
+const HOLD_TRIES: u32 = 30;
+const STEP: &str = "role-deny";
 
-/// Deny everything to sessions delivered to this one instance.
-pub fn deny_document(instance_arn: &str, instance_id: &str) -> Value {
-    let sid: String = format!("TourniquetIsolate{instance_id}")
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
+/// Deny everything to the sessions delivered to these instances.
+pub fn deny_document(instance_arns: &BTreeSet<String>) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": sid,
+            "Sid": "TourniquetIsolatedInstances",
             "Effect": "Deny",
             "Action": "*",
             "Resource": "*",
-            "Condition": {"StringEquals": {"ec2:SourceInstanceARN": instance_arn}}
+            "Condition": {"StringEquals": {"ec2:SourceInstanceARN": instance_arns}}
         }]
     })
+}
+
+/// The instances a Tourniquet policy denies, as IAM returns it.
+pub fn denied(encoded: &str) -> BTreeSet<String> {
+    let Some(doc) = tourniquet::iam::policy_document(encoded) else {
+        return BTreeSet::new();
+    };
+    let arns = doc
+        .get("Statement")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|st| {
+            st.get("Condition")?
+                .get("StringEquals")?
+                .get("ec2:SourceInstanceARN")
+        });
+    arns.flat_map(|v| match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    })
+    .collect()
 }
 
 /// The instance profile's name, from its ARN (`…:instance-profile/path/name`).
@@ -41,14 +79,94 @@ pub fn profile_name(profile_arn: &str) -> Option<&str> {
     path.rsplit('/').next().filter(|n| !n.is_empty())
 }
 
+/// The instances the role's Tourniquet policy denies now; empty when it has none.
+async fn current(iam: &Client, role: &str) -> Result<BTreeSet<String>, String> {
+    match iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(denied(out.policy_document())),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(BTreeSet::new()),
+        Err(e) => Err(format!("GetRolePolicy {role}: {}", sdk_message(&e))),
+    }
+}
+
+/// Adds the instance to the role's policy, and sees it there.
+async fn extend(iam: &Client, role: &str, instance_arn: &str) -> Result<bool, String> {
+    let mut arns = current(iam, role).await?;
+    if !arns.insert(instance_arn.to_owned()) {
+        return Ok(true);
+    }
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name(POLICY_NAME)
+        .policy_document(deny_document(&arns).to_string())
+        .send()
+        .await
+        .map_err(|e| format!("PutRolePolicy {role}: {}", sdk_message(&e)))?;
+    Ok(current(iam, role).await?.contains(instance_arn))
+}
+
+/// The deny on one role, under the role's hold.
+async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str) -> Step {
+    let name = format!("role-policy#{role}");
+    let mut held = false;
+    for _ in 0..HOLD_TRIES {
+        let now = SystemTime::now();
+        match history.hold(&name, instance_arn, now + HOLD, now).await {
+            Ok(true) => {
+                held = true;
+                break;
+            }
+            Ok(false) => tokio::time::sleep(Duration::from_millis(200)).await,
+            // History down: go on without the hold; the read-back still checks.
+            Err(e) => {
+                tracing::warn!(error = %e, "no hold on the role policy");
+                break;
+            }
+        }
+    }
+    let mut outcome = Err(format!(
+        "{instance_arn} not seen in the policy after {TRIES} writes"
+    ));
+    for _ in 0..TRIES {
+        match extend(iam, role, instance_arn).await {
+            Ok(true) => {
+                outcome = Ok(());
+                break;
+            }
+            Ok(false) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    if held && let Err(e) = history.unhold(&name, instance_arn).await {
+        tracing::warn!(error = %e, "could not give the role policy hold back; it runs out");
+    }
+    match outcome {
+        Ok(()) => Step::ok(
+            STEP,
+            format!("role {role}: inline policy {POLICY_NAME} denies sessions of {instance_arn}"),
+        ),
+        Err(e) => Step::critical(
+            STEP,
+            format!("role {role}: the instance's sessions are NOT denied: {e}"),
+        ),
+    }
+}
+
 /// Puts the deny on the role behind the instance profile.
 pub async fn cut(
     iam: &Client,
+    history: &History,
     profile_arn: &str,
     instance_arn: &str,
-    instance_id: &str,
 ) -> Vec<Step> {
-    const STEP: &str = "role-deny";
     let Some(profile) = profile_name(profile_arn) else {
         return vec![Step::critical(
             STEP,
@@ -86,27 +204,9 @@ pub async fn cut(
             format!("instance profile {profile} has no role"),
         )];
     }
-    let document = deny_document(instance_arn, instance_id).to_string();
-    let name = policy_name(instance_id);
     let mut steps = Vec::new();
     for role in roles {
-        let put = iam
-            .put_role_policy()
-            .role_name(&role)
-            .policy_name(&name)
-            .policy_document(&document)
-            .send()
-            .await;
-        steps.push(match put {
-            Ok(_) => Step::ok(
-                STEP,
-                format!("role {role}: inline policy {name} denies sessions of {instance_arn}"),
-            ),
-            Err(e) => Step::critical(
-                STEP,
-                format!("role {role}: cannot put deny policy: {}", sdk_message(&e)),
-            ),
-        });
+        steps.push(deny_on(iam, history, &role, instance_arn).await);
     }
     steps
 }
@@ -116,19 +216,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deny_is_scoped_to_the_instance() {
-        let arn = "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0";
-        let doc = deny_document(arn, "i-0123456789abcdef0");
+    fn one_policy_lists_every_isolated_instance() {
+        let a = "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0".to_owned();
+        let b = "arn:aws:ec2:us-east-1:123456789012:instance/i-0fedcba9876543210".to_owned();
+        let arns = BTreeSet::from([a.clone(), b.clone()]);
+        let doc = deny_document(&arns);
         let st = &doc["Statement"][0];
         assert_eq!(st["Effect"], "Deny");
         assert_eq!(st["Action"], "*");
         assert_eq!(st["Resource"], "*");
         assert_eq!(
             st["Condition"]["StringEquals"]["ec2:SourceInstanceARN"],
-            arn
+            json!([a, b])
         );
-        assert_eq!(st["Sid"], "TourniquetIsolatei0123456789abcdef0");
-        assert_eq!(policy_name("i-1"), "tourniquet-isolate-i-1");
+        assert_eq!(denied(&doc.to_string()), arns);
+        let single =
+            json!({"Statement": [{"Condition": {"StringEquals": {"ec2:SourceInstanceARN": a}}}]});
+        assert_eq!(denied(&single.to_string()), BTreeSet::from([a]));
+        assert!(denied("not json").is_empty());
     }
 
     #[test]

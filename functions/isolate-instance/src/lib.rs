@@ -202,8 +202,11 @@ impl Isolator {
             .and_then(credentials::profile_name)
         {
             undo.push(format!(
-                "aws iam delete-role-policy --policy-name {} --role-name <the role of instance profile {p}>",
-                credentials::policy_name(&inst.id)
+                "in the inline policy {} of the role of instance profile {p}, remove {} from the \
+                 ec2:SourceInstanceARN list (aws iam get-role-policy / put-role-policy; delete \
+                 the policy when no other instance is listed)",
+                credentials::POLICY_NAME,
+                inst.arn
             ));
         }
         undo.push(format!(
@@ -433,7 +436,7 @@ impl Remediation for Isolator {
         let credentials = async {
             match &inst.instance_profile_arn {
                 Some(profile) => {
-                    credentials::cut(&self.clients.iam, profile, &inst.arn, &inst.id).await
+                    credentials::cut(&self.clients.iam, &self.history, profile, &inst.arn).await
                 }
                 None => vec![Step::ok(
                     "role-deny",

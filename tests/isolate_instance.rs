@@ -1392,3 +1392,94 @@ async fn instances_sharing_a_role_share_one_deny_policy() {
         "every hold was given back"
     );
 }
+
+#[tokio::test]
+async fn an_event_naming_1000_ids_answers_in_seconds() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let real: Vec<String> = s.fleet.web.clone();
+    fleet::taint(sdk, &real, "Tainted").await;
+    // The three web instances, and 997 ids that name nothing.
+    let mut ids = real.clone();
+    ids.extend((0..997).map(|i| format!("i-{:017x}", 0xdead_0000_0000_u64 + i)));
+    let before = s.account.requests().values().sum::<u64>();
+    let started = std::time::Instant::now();
+    let summary = s.deliver(&create_tags("ev-1000", &ids)).await;
+    let took = started.elapsed();
+    let requests = s.account.requests().values().sum::<u64>() - before;
+    println!("1000-id event: {requests} requests, {took:?}");
+    for r in &real {
+        assert!(
+            matches!(summary.outcome_of(r), Some(Outcome::Remediated { .. })),
+            "{r}: {summary:?}"
+        );
+    }
+    assert_eq!(
+        summary.cases.len(),
+        3,
+        "only the instances that exist are cases"
+    );
+    assert!(
+        summary
+            .ignored
+            .as_deref()
+            .is_some_and(|i| i.starts_with("997 named instance(s) do not exist")),
+        "{:?}",
+        summary.ignored
+    );
+    assert!(requests < 300, "{requests} requests");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(
+        s.account.history_with("LOCK#isolate").await.len() == 3,
+        "no lock for an instance that does not exist"
+    );
+}
+
+#[tokio::test]
+async fn fifty_tainted_with_a_limit_of_three_make_three_isolations_and_one_summary() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let many = launch(sdk, 50, &[]).await;
+    fleet::taint(sdk, &many, "Tainted").await;
+    let summary = s.deliver(&create_tags("ev-fifty", &many)).await;
+    let isolated = summary
+        .cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Remediated { .. }))
+        .count();
+    let held = summary
+        .cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Held { .. }))
+        .count();
+    assert_eq!((isolated, held), (3, 47), "{summary:?}");
+    let notes = s.account.notifications().await;
+    let critical: Vec<_> = notes
+        .iter()
+        .filter(|n| n.severity() == "CRITICAL")
+        .collect();
+    assert_eq!(
+        critical.len(),
+        1,
+        "one summary for the held cases: {notes:?}"
+    );
+    assert_eq!(critical[0].attr("action"), "held");
+    assert!(
+        critical[0].subject.contains("held 47 cases"),
+        "{}",
+        critical[0].subject
+    );
+    let held_ids: Vec<&str> = summary
+        .cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Held { .. }))
+        .map(|c| c.resource.as_str())
+        .collect();
+    for id in held_ids {
+        assert!(critical[0].message.contains(id), "{id} not listed");
+    }
+    assert_eq!(
+        notes.iter().filter(|n| n.severity() == "WARNING").count(),
+        3
+    );
+}

@@ -26,6 +26,12 @@ pub struct Case<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intake<T> {
     Cases(Vec<Case<T>>),
+    /// Some of what the event names are cases; the others are not, and why (instances that
+    /// do not exist, screened out in one read).
+    Some {
+        cases: Vec<Case<T>>,
+        skipped: String,
+    },
     /// Nothing in this event concerns the function, and why.
     Ignore(String),
 }

@@ -14,6 +14,7 @@ pub mod contract;
 pub mod events;
 pub mod exempt;
 pub mod framework;
+pub mod held;
 pub mod history;
 pub mod iam;
 pub mod ledger;

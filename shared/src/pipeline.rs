@@ -10,6 +10,7 @@
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
 use crate::contract::{
@@ -19,6 +20,7 @@ use crate::contract::{
 use crate::events::{self, EventError, Principal, Trigger};
 use crate::exempt::PrincipalExemption;
 use crate::framework::Framework;
+use crate::held::HeldBuffer;
 use crate::history::{Incident, IncidentStatus};
 use crate::ledger::{LEASE_MARGIN, Ledger, Lock, LockRequest, OpenIncident, Pager};
 use crate::metrics::{self, Counts};
@@ -57,6 +59,9 @@ impl From<HandleError> for lambda_runtime::Diagnostic {
         }
     }
 }
+
+/// Cases of one event handled at once.
+const CONCURRENT_CASES: usize = 16;
 
 /// Time kept back from the deadline to record and notify after acting.
 pub const RESERVE: Duration = Duration::from_secs(2);
@@ -182,8 +187,29 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 return Ok(summary);
             }
             Intake::Cases(cases) => cases,
+            Intake::Some { cases, skipped } => {
+                summary.ignored = Some(skipped);
+                cases
+            }
         };
-        summary.cases = join_all(cases.iter().map(|case| self.run_case(&ctx, r, case))).await;
+        // At most CONCURRENT_CASES at a time: an event may name 1000 instances, and AWS
+        // throttles a burst of reads long before that.
+        let held = HeldBuffer::new(self.pager);
+        let run = Run {
+            fw: self.fw,
+            ledger: self.ledger,
+            pager: &held,
+        };
+        summary.cases = stream::iter(cases.iter())
+            .map(|case| run.run_case(&ctx, r, case))
+            .buffered(CONCURRENT_CASES)
+            .collect()
+            .await;
+        for (resource, error) in held.flush(fw.function()).await {
+            for case in summary.cases.iter_mut().filter(|c| c.resource == resource) {
+                case.notify_error = Some(error.clone());
+            }
+        }
         finish(fw, summary)
     }
 

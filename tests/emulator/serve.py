@@ -12,6 +12,8 @@ which calls: "skip": N lets the first N calls through, "times": M faults only M 
 "stall": S holds the call S seconds first (outside the server's lock, so other calls go on),
 then fails it with "code", or serves it when the fault has no "code".
 
+GET /tourniquet/requests counts the requests served since the last reset, by operation.
+
 Usage: serve.py PORT_FILE. Writes the chosen port to PORT_FILE once it is listening.
 """
 
@@ -30,6 +32,8 @@ from werkzeug.serving import make_server
 
 
 FAULTS = []
+# Requests served since the last reset, by operation: GET /tourniquet/requests.
+REQUESTS = {}
 
 
 def operation_of(environ, body):
@@ -76,9 +80,17 @@ def serialized(app):
                 FAULTS[:] = json.loads(body or b"[]")
                 start_response("200 OK", [("Content-Type", "text/plain")])
                 return [b"ok"]
+            if path == "/tourniquet/requests":
+                answer = json.dumps(REQUESTS).encode()
+                start_response("200 OK", [("Content-Type", "application/json"),
+                                          ("Content-Length", str(len(answer)))])
+                return [answer]
             if path == "/moto-api/reset":
                 FAULTS.clear()
+                REQUESTS.clear()
             operation, service, protocol = operation_of(environ, body)
+            if operation:
+                REQUESTS[operation] = REQUESTS.get(operation, 0) + 1
             fault = chosen_fault(operation)
             if fault is not None and not fault.get("stall"):
                 return fault_response(fault, service, protocol, start_response)

@@ -56,7 +56,16 @@ pub fn create_bucket(name: &str) {
     request("PUT", &format!("/{name}"), "");
 }
 
-fn request(method: &str, path: &str, body: &str) {
+/// The body of a GET to the emulator's own API.
+fn get(path: &str) -> String {
+    let answer = request("GET", path, "");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+fn request(method: &str, path: &str, body: &str) -> String {
     let url = endpoint();
     let host = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).unwrap_or_else(|e| {
@@ -76,6 +85,7 @@ fn request(method: &str, path: &str, body: &str) {
         answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
         "emulator {method} {path} answered: {answer}"
     );
+    answer
 }
 
 /// An IAM policy document as IAM returns it (URL-encoded JSON), parsed.
@@ -277,6 +287,12 @@ impl Account {
     /// there is no `code`). An empty list clears them.
     pub fn set_faults(&self, faults: Value) {
         post("/tourniquet/faults", &faults.to_string());
+    }
+
+    /// The requests the emulator served since this test began, by operation.
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        let answer = get("/tourniquet/requests");
+        serde_json::from_str(&answer).expect("request counts are JSON")
     }
 
     /// Moves an open incident's lease into the past, as if its invocation had died long ago.

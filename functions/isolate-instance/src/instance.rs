@@ -1,7 +1,7 @@
 //! The live instance, read in one round of concurrent calls: everything the decision needs
 //! and everything history must keep to undo the isolation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, InstanceAttributeName};
 use serde::{Deserialize, Serialize};
@@ -217,4 +217,56 @@ pub async fn read(
         }),
     };
     Ok((Found::Instance(Box::new(instance)), groups))
+}
+
+/// Events naming more instances than this are screened in one read before their cases run.
+pub const SCREEN_ABOVE: usize = 16;
+/// Ids per `DescribeInstances` filter: the API takes 200 values per filter.
+const IDS_PER_READ: usize = 200;
+
+/// Which of `ids` are instances that exist and are not terminated: one request per 200 ids,
+/// all at once. A filter, not `InstanceIds`, so that one missing id does not fail the rest.
+pub async fn existing(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> Result<BTreeSet<String>, String> {
+    let reads = ids.chunks(IDS_PER_READ).map(|chunk| async move {
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let out = ec2
+                .describe_instances()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("instance-id")
+                        .set_values(Some(chunk.to_vec()))
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeInstances: {}", sdk_message(&e)))?;
+            found.extend(
+                out.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter(|i| {
+                        !matches!(
+                            i.state().and_then(|s| s.name()).map(|n| n.as_str()),
+                            Some("terminated")
+                        )
+                    })
+                    .filter_map(|i| i.instance_id().map(str::to_owned)),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok::<_, String>(found),
+            }
+        }
+    });
+    let mut all = BTreeSet::new();
+    for found in futures_util::future::join_all(reads).await {
+        all.extend(found?);
+    }
+    Ok(all)
 }

@@ -200,7 +200,9 @@ mod tests {
 
     fn ids(intake: Intake<()>) -> Vec<String> {
         match intake {
-            Intake::Cases(c) => c.into_iter().map(|c| c.resource).collect(),
+            Intake::Cases(c) | Intake::Some { cases: c, .. } => {
+                c.into_iter().map(|c| c.resource).collect()
+            }
             Intake::Ignore(r) => panic!("ignored: {r}"),
         }
     }

@@ -103,6 +103,35 @@ impl Isolator {
         Ok((found, Known::new(groups, records)))
     }
 
+    /// Keeps the cases of instances that exist, read in one round for the whole event, so that
+    /// an event naming 1000 ids spends nothing on those that are not there.
+    async fn screen(&self, cases: Vec<Case<()>>) -> Result<Intake<()>, IntakeError> {
+        let ids: Vec<String> = cases.iter().map(|c| c.resource.clone()).collect();
+        let live = instance::existing(&self.clients.ec2, &ids)
+            .await
+            .map_err(IntakeError::Unavailable)?;
+        let (kept, gone): (Vec<_>, Vec<_>) =
+            cases.into_iter().partition(|c| live.contains(&c.resource));
+        if gone.is_empty() {
+            return Ok(Intake::Cases(kept));
+        }
+        let named: Vec<&str> = gone.iter().take(20).map(|c| c.resource.as_str()).collect();
+        let skipped = format!(
+            "{} named instance(s) do not exist or are terminated: {}{}",
+            gone.len(),
+            named.join(", "),
+            if gone.len() > named.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+        Ok(Intake::Some {
+            cases: kept,
+            skipped,
+        })
+    }
+
     fn plan(&self, inst: &Instance) -> Vec<String> {
         let mut plan = Vec::new();
         if let Some(g) = &inst.auto_scaling_group {
@@ -286,7 +315,12 @@ impl Remediation for Isolator {
     }
 
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, IntakeError> {
-        Ok(intake::intake(trigger, &self.config)?)
+        match intake::intake(trigger, &self.config)? {
+            Intake::Cases(cases) if cases.len() > instance::SCREEN_ABOVE => {
+                self.screen(cases).await
+            }
+            other => Ok(other),
+        }
     }
 
     async fn verify(

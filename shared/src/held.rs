@@ -1,0 +1,172 @@
+//! Many cases held in one invocation make one message, not one each: a person decides about
+//! them together, and a storm of pages (an event naming 1000 instances, 997 of them held)
+//! would hide the one that matters.
+
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use crate::ledger::Pager;
+use crate::notify::{Notification, NotifyError, Severity};
+
+/// Up to this many held cases are told one by one; more make one summary.
+pub const HANDFUL: usize = 3;
+/// Resources listed by name in a summary; the rest are counted (SNS takes 256 KB at most).
+const LISTED: usize = 200;
+
+/// A pager that keeps the invocation's `held` notifications until [`HeldBuffer::flush`].
+pub struct HeldBuffer<'a, P> {
+    inner: &'a P,
+    held: Mutex<Vec<Notification>>,
+}
+
+impl<'a, P: Pager> HeldBuffer<'a, P> {
+    pub fn new(inner: &'a P) -> Self {
+        Self {
+            inner,
+            held: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Sends what was kept: each one, or one summary when there are more than a handful.
+    /// Returns the resources whose notification could not be sent, with why.
+    pub async fn flush(self, function: &str) -> Vec<(String, String)> {
+        let held = self.held.into_inner().unwrap_or_else(|e| e.into_inner());
+        if held.len() <= HANDFUL {
+            let mut failed = Vec::new();
+            for n in &held {
+                if let Err(e) = self.inner.page(n).await {
+                    failed.push((n.resource.clone(), e.to_string()));
+                }
+            }
+            return failed;
+        }
+        match self.inner.page(&summary(function, &held)).await {
+            Ok(()) => Vec::new(),
+            Err(e) => held
+                .iter()
+                .map(|n| (n.resource.clone(), e.to_string()))
+                .collect(),
+        }
+    }
+}
+
+impl<P: Pager> Pager for HeldBuffer<'_, P> {
+    async fn page(&self, n: &Notification) -> Result<(), NotifyError> {
+        if n.action == "held" {
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(n.clone());
+            return Ok(());
+        }
+        self.inner.page(n).await
+    }
+}
+
+/// Why a case was held, from its notification's facts.
+fn reason(n: &Notification) -> String {
+    n.facts["outcome"]["reason"]
+        .as_str()
+        .unwrap_or(n.headline.as_str())
+        .to_owned()
+}
+
+/// One CRITICAL message for every held case of an invocation.
+pub fn summary(function: &str, held: &[Notification]) -> Notification {
+    let lines: Vec<String> = held
+        .iter()
+        .take(LISTED)
+        .map(|n| format!("  - {}: {}", n.resource, reason(n)))
+        .collect();
+    let more = held.len().saturating_sub(LISTED);
+    let mut listing = lines.join("\n");
+    if more > 0 {
+        listing.push_str(&format!(
+            "\n  - and {more} more: every one is in the invocation's answer and in history"
+        ));
+    }
+    let incident = held.first().map(|n| n.incident.clone()).unwrap_or_default();
+    Notification {
+        severity: Severity::Critical,
+        action: "held".to_owned(),
+        resource: format!("{} resources", held.len()),
+        headline: format!("held {} cases, nothing done", held.len()),
+        body: vec![
+            format!(
+                "{} cases of one event were held: nothing was done to them, and a person must \
+                 decide. {function} acted on the others, up to its safeguard.",
+                held.len()
+            ),
+            format!("Held:\n{listing}"),
+        ],
+        next_steps: vec![
+            "Decide now whether this is one attack on many resources or one mistaken event \
+             (a script that tagged a whole fleet, say)."
+                .to_owned(),
+            "If it is an attack, act on the held resources by hand, or raise the safeguard's \
+             limit for the time of the incident and deliver the event again."
+                .to_owned(),
+            "If it is a mistake, nothing is to be done; find who made the event.".to_owned(),
+        ],
+        links: Vec::new(),
+        incident,
+        facts: json!({
+            "held": held.len(),
+            "resources": held.iter().take(LISTED).map(|n| json!({
+                "resource": n.resource,
+                "reason": reason(n),
+            })).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::memory::MemoryPager;
+
+    fn held(resource: &str) -> Notification {
+        Notification {
+            severity: Severity::Critical,
+            action: "held".into(),
+            resource: resource.into(),
+            headline: format!("held, not isolated: {resource}"),
+            facts: json!({"outcome": {"outcome": "held", "reason": "safeguard reached"}}),
+            ..Notification::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handful_goes_one_by_one_more_make_one_summary() {
+        let pager = MemoryPager::default();
+        let buffer = HeldBuffer::new(&pager);
+        for r in ["i-1", "i-2", "i-3"] {
+            buffer.page(&held(r)).await.unwrap();
+        }
+        assert!(pager.taken().is_empty(), "kept until the flush");
+        assert!(buffer.flush("isolate-instance").await.is_empty());
+        assert_eq!(pager.taken().len(), 3);
+
+        let pager = MemoryPager::default();
+        let buffer = HeldBuffer::new(&pager);
+        let other = Notification {
+            action: "isolate".into(),
+            ..held("i-0")
+        };
+        buffer.page(&other).await.unwrap();
+        assert_eq!(pager.taken().len(), 1, "other notifications go at once");
+        for i in 0..250 {
+            buffer.page(&held(&format!("i-{i}"))).await.unwrap();
+        }
+        assert!(buffer.flush("isolate-instance").await.is_empty());
+        let taken = pager.taken();
+        assert_eq!(taken.len(), 1, "one summary");
+        let s = &taken[0];
+        assert_eq!(s.severity, Severity::Critical);
+        assert_eq!(s.headline, "held 250 cases, nothing done");
+        assert!(s.body[1].contains("i-199: safeguard reached"));
+        assert!(s.body[1].contains("and 50 more"));
+        assert_eq!(s.facts["held"], 250);
+    }
+}

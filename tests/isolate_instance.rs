@@ -1483,3 +1483,135 @@ async fn fifty_tainted_with_a_limit_of_three_make_three_isolations_and_one_summa
         3
     );
 }
+
+/// The deny entries of the network ACL of `subnet`: (rule, egress, cidr).
+async fn acl_denies(
+    sdk: &aws_config::SdkConfig,
+    subnet: &str,
+) -> (String, Vec<(i32, bool, String)>) {
+    let acls = aws_sdk_ec2::Client::new(sdk)
+        .describe_network_acls()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("association.subnet-id")
+                .values(subnet)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe network ACLs");
+    let acl = acls.network_acls().first().expect("the subnet's ACL");
+    let denies = acl
+        .entries()
+        .iter()
+        .filter(|e| {
+            e.rule_action() == Some(&aws_sdk_ec2::types::RuleAction::Deny)
+                && e.rule_number() != Some(32767)
+        })
+        .map(|e| {
+            (
+                e.rule_number().unwrap_or_default(),
+                e.egress().unwrap_or_default(),
+                e.cidr_block().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (acl.network_acl_id().unwrap_or_default().to_owned(), denies)
+}
+
+#[tokio::test]
+async fn the_subnet_acl_denies_the_isolated_instance_only_until_the_release() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let (victim, bystander) = (s.fleet.web[0].clone(), s.fleet.web[1].clone());
+    let described = aws_sdk_ec2::Client::new(sdk)
+        .describe_instances()
+        .instance_ids(&victim)
+        .instance_ids(&bystander)
+        .send()
+        .await
+        .expect("describe");
+    let ip_and_subnet = |id: &str| {
+        described
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(id))
+            .map(|i| {
+                (
+                    i.private_ip_address().unwrap_or_default().to_owned(),
+                    i.subnet_id().unwrap_or_default().to_owned(),
+                )
+            })
+            .expect("instance")
+    };
+    let (victim_ip, subnet) = ip_and_subnet(&victim);
+    let (bystander_ip, _) = ip_and_subnet(&bystander);
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let summary = s
+        .deliver(&create_tags("ev-acl", std::slice::from_ref(&victim)))
+        .await;
+    let done = steps(&summary, &victim);
+    let nacl_steps: Vec<_> = done
+        .iter()
+        .filter(|st| st.name.starts_with("nacl "))
+        .collect();
+    assert!(
+        !nacl_steps.is_empty() && nacl_steps.iter().all(|st| st.ok),
+        "{done:?}"
+    );
+
+    let (acl, denies) = acl_denies(sdk, &subnet).await;
+    let cidr = format!("{victim_ip}/32");
+    for egress in [false, true] {
+        assert!(
+            denies.iter().any(|(_, e, c)| *e == egress && *c == cidr),
+            "egress={egress}: {denies:?}"
+        );
+    }
+    assert!(
+        !denies
+            .iter()
+            .any(|(_, _, c)| *c == format!("{bystander_ip}/32")),
+        "nothing for another instance"
+    );
+
+    // A redelivery after the incident adds nothing twice.
+    s.deliver(&create_tags("ev-acl-again", std::slice::from_ref(&victim)))
+        .await;
+    assert_eq!(acl_denies(sdk, &subnet).await.1.len(), denies.len());
+
+    // The documented release: each entry's command, from the step that added it.
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let mut released = 0;
+    for st in &nacl_steps {
+        for command in st.detail.split("release: ").skip(1) {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            let rule: i32 = words
+                .iter()
+                .position(|w| *w == "--rule-number")
+                .and_then(|i| words.get(i + 1))
+                .and_then(|n| {
+                    n.trim_end_matches(|c: char| !c.is_ascii_digit())
+                        .parse()
+                        .ok()
+                })
+                .expect("a rule number");
+            let egress = command.contains("--egress");
+            assert!(command.contains(&format!("--network-acl-id {acl}")));
+            ec2.delete_network_acl_entry()
+                .network_acl_id(&acl)
+                .rule_number(rule)
+                .egress(egress)
+                .send()
+                .await
+                .expect("release an entry");
+            released += 1;
+        }
+    }
+    assert_eq!(released, 2);
+    assert!(
+        acl_denies(sdk, &subnet).await.1.is_empty(),
+        "gone after the release"
+    );
+}

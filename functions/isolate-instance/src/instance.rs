@@ -17,6 +17,11 @@ pub struct Interface {
     pub groups: Vec<String>,
     /// Private IPv4 addresses: the targets of IP-type target groups.
     pub private_ips: Vec<String>,
+    /// Its subnet, whose network ACL gets deny entries for its addresses.
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub ipv6: Vec<String>,
 }
 
 /// An attached EBS volume.
@@ -145,6 +150,12 @@ pub async fn read(
                     .private_ip_addresses()
                     .iter()
                     .filter_map(|a| a.private_ip_address().map(str::to_owned))
+                    .collect(),
+                subnet_id: eni.subnet_id().map(str::to_owned),
+                ipv6: eni
+                    .ipv6_addresses()
+                    .iter()
+                    .filter_map(|a| a.ipv6_address().map(str::to_owned))
                     .collect(),
             })
         })

@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod groups;
 pub mod instance;
 pub mod intake;
+pub mod nacl;
 pub mod network;
 
 use aws_config::SdkConfig;
@@ -149,6 +150,10 @@ impl Isolator {
                 eni.groups.join(", ")
             ));
         }
+        plan.push(
+            "deny the instance's addresses in its subnets' network ACLs, both directions".into(),
+        );
+        plan.push("connection-tracking idle timeouts to their minimums".into());
         plan.push("termination protection on, shutdown behaviour stop".into());
         for v in &inst.volumes {
             plan.push(format!(
@@ -238,6 +243,11 @@ impl Isolator {
                 inst.arn
             ));
         }
+        undo.push(
+            "delete the network ACL deny entries each `nacl` step lists, with the command it \
+             names (aws ec2 delete-network-acl-entry ...)"
+                .to_owned(),
+        );
         undo.push(format!(
             "aws ec2 modify-instance-attribute --instance-id {} --no-disable-api-termination \
              (once the evidence is kept), and remove the tag {STATUS_TAG}",
@@ -462,9 +472,18 @@ impl Remediation for Isolator {
                     let name = format!("quarantine {}", eni.id);
                     steps.iter().any(|s| s.ok && s.name == name)
                 });
-            steps.push(
-                evidence::mark(ec2, inst, ctx.incident, quarantined, &rfc3339(ctx.now)).await,
+            // After the cut, so that it never delays it.
+            let at = rfc3339(ctx.now);
+            let (mark, tracking) = tokio::join!(
+                evidence::mark(ec2, inst, ctx.incident, quarantined, &at),
+                join_all(
+                    inst.interfaces
+                        .iter()
+                        .map(|eni| network::shorten_tracking(ec2, eni))
+                ),
             );
+            steps.push(mark);
+            steps.extend(tracking);
             steps
         };
         let credentials = async {
@@ -478,14 +497,16 @@ impl Remediation for Isolator {
                 )],
             }
         };
-        let (contained, evidence, target_groups, classic, credentials) = tokio::join!(
+        let (contained, edge, evidence, target_groups, classic, credentials) = tokio::join!(
             containment,
+            nacl::deny(ec2, inst),
             evidence::preserve(ec2, inst, ctx.incident),
             fleet::leave_target_groups(&self.clients, inst),
             fleet::leave_classic_load_balancers(&self.clients, inst),
             credentials,
         );
         let mut steps = contained;
+        steps.extend(edge);
         steps.extend(target_groups);
         steps.extend(classic);
         steps.extend(evidence);

@@ -228,3 +228,32 @@ pub async fn close(ec2: &Client, eni: &Interface, groups: &Groups) -> Step {
         ),
     )
 }
+
+/// Shortens the interface's connection-tracking idle timeouts to their minimums (TCP 60 s,
+/// UDP streams 60 s, other UDP 30 s), so that flows AWS tracks whatever the rules expire
+/// soon once idle. Instance types without configurable timeouts refuse it: reported, not
+/// critical, since the quarantine group and the network ACL entries still hold.
+pub async fn shorten_tracking(ec2: &Client, eni: &Interface) -> Step {
+    let name = format!("conntrack {}", eni.id);
+    let spec = aws_sdk_ec2::types::ConnectionTrackingSpecificationRequest::builder()
+        .tcp_established_timeout(60)
+        .udp_stream_timeout(60)
+        .udp_timeout(30)
+        .build();
+    match ec2
+        .modify_network_interface_attribute()
+        .network_interface_id(&eni.id)
+        .connection_tracking_specification(spec)
+        .send()
+        .await
+    {
+        Ok(_) => Step::ok(name, "idle timeouts TCP 60 s, UDP 60/30 s"),
+        Err(e) => Step::failed(
+            name,
+            format!(
+                "idle timeouts not shortened (the instance type may not allow it): {}",
+                sdk_message(&e)
+            ),
+        ),
+    }
+}

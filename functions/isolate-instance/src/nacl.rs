@@ -1,0 +1,348 @@
+//! Cutting at the subnet's edge what security groups cannot: AWS tracks flows through an NLB,
+//! a NAT gateway, a transit gateway, a Gateway Load Balancer or PrivateLink whatever the
+//! rules, so moving the interface to the quarantine group does not stop them. A network ACL
+//! is stateless: a deny entry for each of the instance's addresses, in both directions,
+//! numbered below the subnet's allow entries, stops every flow that crosses the subnet's
+//! edge. Traffic inside the subnet never meets the ACL; the security groups cover that.
+//!
+//! Runs beside the critical path. Entries already there (an incident resumed) are kept, not
+//! added twice; a full ACL (20 entries per direction by default) is skipped with a warning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Filter, NetworkAcl, NetworkAclEntry, RuleAction};
+use futures_util::future::join_all;
+use tourniquet::Step;
+use tourniquet::history::sdk_message;
+
+use crate::instance::Instance;
+
+/// Entries a network ACL holds per direction, by default.
+pub const ENTRIES_PER_DIRECTION: usize = 20;
+/// The rule number of an ACL's catch-all entry, which is not counted or used.
+const CATCH_ALL: i32 = 32767;
+
+/// One deny entry to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub egress: bool,
+    pub rule: i32,
+    /// `a.b.c.d/32` or `x::y/128`.
+    pub cidr: String,
+}
+
+impl Entry {
+    fn direction(&self) -> &'static str {
+        if self.egress { "egress" } else { "ingress" }
+    }
+
+    /// The command that removes it, for the release.
+    pub fn release(&self, acl: &str) -> String {
+        format!(
+            "aws ec2 delete-network-acl-entry --network-acl-id {acl} --rule-number {} --{}",
+            self.rule,
+            self.direction()
+        )
+    }
+}
+
+fn cidr_of(address: &str) -> String {
+    if address.contains(':') {
+        format!("{address}/128")
+    } else {
+        format!("{address}/32")
+    }
+}
+
+fn entry_cidr(e: &NetworkAclEntry) -> Option<&str> {
+    e.cidr_block().or(e.ipv6_cidr_block())
+}
+
+/// The entries to add to one ACL for `addresses`, or why none can be: the decision, apart
+/// from any call. Numbers are taken downward from just below the lowest allow entry.
+pub fn plan(
+    entries: &[NetworkAclEntry],
+    addresses: &BTreeSet<String>,
+) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    for egress in [false, true] {
+        let direction: Vec<&NetworkAclEntry> = entries
+            .iter()
+            .filter(|e| e.egress() == Some(egress) && e.rule_number() != Some(CATCH_ALL))
+            .collect();
+        let denied: BTreeSet<&str> = direction
+            .iter()
+            .filter(|e| e.rule_action() == Some(&RuleAction::Deny))
+            .filter_map(|e| entry_cidr(e))
+            .collect();
+        let needed: Vec<String> = addresses
+            .iter()
+            .map(|a| cidr_of(a))
+            .filter(|c| !denied.contains(c.as_str()))
+            .collect();
+        if needed.is_empty() {
+            continue;
+        }
+        let name = if egress { "egress" } else { "ingress" };
+        if direction.len() + needed.len() > ENTRIES_PER_DIRECTION {
+            return Err(format!(
+                "{name}: {} entries already, no room for {} more (quota {ENTRIES_PER_DIRECTION})",
+                direction.len(),
+                needed.len()
+            ));
+        }
+        let used: BTreeSet<i32> = direction.iter().filter_map(|e| e.rule_number()).collect();
+        let lowest_allow = direction
+            .iter()
+            .filter(|e| e.rule_action() == Some(&RuleAction::Allow))
+            .filter_map(|e| e.rule_number())
+            .min()
+            .unwrap_or(CATCH_ALL);
+        let free: Vec<i32> = (1..lowest_allow)
+            .rev()
+            .filter(|n| !used.contains(n))
+            .take(needed.len())
+            .collect();
+        if free.len() < needed.len() {
+            return Err(format!(
+                "{name}: no free rule number below the first allow entry (#{lowest_allow})"
+            ));
+        }
+        out.extend(
+            needed
+                .into_iter()
+                .zip(free)
+                .map(|(cidr, rule)| Entry { egress, rule, cidr }),
+        );
+    }
+    Ok(out)
+}
+
+/// The instance's addresses, by subnet.
+fn addresses(inst: &Instance) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_subnet: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for eni in &inst.interfaces {
+        if let Some(subnet) = &eni.subnet_id {
+            by_subnet
+                .entry(subnet.clone())
+                .or_default()
+                .extend(eni.private_ips.iter().chain(&eni.ipv6).cloned());
+        }
+    }
+    by_subnet
+}
+
+async fn acls(ec2: &Client, subnets: Vec<String>) -> Result<Vec<NetworkAcl>, String> {
+    ec2.describe_network_acls()
+        .filters(
+            Filter::builder()
+                .name("association.subnet-id")
+                .set_values(Some(subnets))
+                .build(),
+        )
+        .send()
+        .await
+        .map(|out| out.network_acls().to_vec())
+        .map_err(|e| format!("DescribeNetworkAcls: {}", sdk_message(&e)))
+}
+
+async fn add(ec2: &Client, acl: &str, e: &Entry) -> Result<(), String> {
+    let mut request = ec2
+        .create_network_acl_entry()
+        .network_acl_id(acl)
+        .rule_number(e.rule)
+        .protocol("-1")
+        .rule_action(RuleAction::Deny)
+        .egress(e.egress);
+    request = if e.cidr.contains(':') {
+        request.ipv6_cidr_block(&e.cidr)
+    } else {
+        request.cidr_block(&e.cidr)
+    };
+    request
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("#{} {}: {}", e.rule, e.direction(), sdk_message(&err)))
+}
+
+/// One ACL's deny entries for the addresses of its subnets.
+async fn deny_in(ec2: &Client, acl: &NetworkAcl, addresses: &BTreeSet<String>) -> Step {
+    let id = acl.network_acl_id().unwrap_or_default();
+    let name = format!("nacl {id}");
+    let entries = match plan(acl.entries(), addresses) {
+        Ok(entries) => entries,
+        Err(why) => {
+            return Step::failed(
+                name,
+                format!("not added, {why}: flows through NLB, NAT or PrivateLink may go on"),
+            );
+        }
+    };
+    if entries.is_empty() {
+        return Step::ok(name, "deny entries already there");
+    }
+    let results = join_all(entries.iter().map(|e| add(ec2, id, e))).await;
+    let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    let added: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "#{} {} deny {} (release: {})",
+                e.rule,
+                e.direction(),
+                e.cidr,
+                e.release(id)
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        Step::ok(name, added.join("; "))
+    } else {
+        Step::failed(
+            name,
+            format!("{}; FAILED: {}", added.join("; "), failed.join("; ")),
+        )
+    }
+}
+
+/// Deny entries in the network ACL of each of the instance's subnets.
+pub async fn deny(ec2: &Client, inst: &Instance) -> Vec<Step> {
+    let by_subnet = addresses(inst);
+    if by_subnet.is_empty() {
+        return Vec::new();
+    }
+    let acls = match acls(ec2, by_subnet.keys().cloned().collect()).await {
+        Ok(a) => a,
+        Err(e) => return vec![Step::failed("nacl", e)],
+    };
+    let per_acl = acls.iter().map(|acl| {
+        let addresses: BTreeSet<String> = acl
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .filter_map(|s| by_subnet.get(s))
+            .flatten()
+            .cloned()
+            .collect();
+        async move { deny_in(ec2, acl, &addresses).await }
+    });
+    join_all(per_acl).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(rule: i32, egress: bool, allow: bool, cidr: &str) -> NetworkAclEntry {
+        NetworkAclEntry::builder()
+            .rule_number(rule)
+            .egress(egress)
+            .rule_action(if allow {
+                RuleAction::Allow
+            } else {
+                RuleAction::Deny
+            })
+            .cidr_block(cidr)
+            .build()
+    }
+
+    fn default_acl() -> Vec<NetworkAclEntry> {
+        vec![
+            entry(100, false, true, "0.0.0.0/0"),
+            entry(32767, false, false, "0.0.0.0/0"),
+            entry(100, true, true, "0.0.0.0/0"),
+            entry(32767, true, false, "0.0.0.0/0"),
+        ]
+    }
+
+    fn ips(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn deny_entries_go_below_the_first_allow_in_both_directions() {
+        let plan = plan(&default_acl(), &ips(&["10.0.1.5", "10.0.1.6"])).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                Entry {
+                    egress: false,
+                    rule: 99,
+                    cidr: "10.0.1.5/32".into()
+                },
+                Entry {
+                    egress: false,
+                    rule: 98,
+                    cidr: "10.0.1.6/32".into()
+                },
+                Entry {
+                    egress: true,
+                    rule: 99,
+                    cidr: "10.0.1.5/32".into()
+                },
+                Entry {
+                    egress: true,
+                    rule: 98,
+                    cidr: "10.0.1.6/32".into()
+                },
+            ]
+        );
+        assert_eq!(
+            plan[0].release("acl-1"),
+            "aws ec2 delete-network-acl-entry --network-acl-id acl-1 --rule-number 99 --ingress"
+        );
+    }
+
+    #[test]
+    fn entries_already_there_are_not_added_again_and_used_numbers_are_skipped() {
+        let mut acl = default_acl();
+        acl.push(entry(99, false, false, "10.0.1.5/32"));
+        acl.push(entry(99, true, false, "10.0.1.5/32"));
+        acl.push(entry(98, true, false, "192.168.0.0/16"));
+        let plan = plan(&acl, &ips(&["10.0.1.5", "10.0.1.6"])).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                Entry {
+                    egress: false,
+                    rule: 98,
+                    cidr: "10.0.1.6/32".into()
+                },
+                Entry {
+                    egress: true,
+                    rule: 97,
+                    cidr: "10.0.1.6/32".into()
+                },
+            ]
+        );
+        assert!(plan_is_empty(&acl, "10.0.1.5"));
+    }
+
+    fn plan_is_empty(acl: &[NetworkAclEntry], ip: &str) -> bool {
+        plan(acl, &ips(&[ip])).unwrap().is_empty()
+    }
+
+    #[test]
+    fn a_full_acl_or_no_room_below_the_first_allow_is_refused() {
+        let mut full = default_acl();
+        for n in 0..19 {
+            full.push(entry(200 + n, false, true, "10.9.0.0/16"));
+        }
+        assert!(
+            plan(&full, &ips(&["10.0.1.5"]))
+                .unwrap_err()
+                .contains("quota 20")
+        );
+        let tight = vec![entry(1, false, true, "0.0.0.0/0")];
+        assert!(
+            plan(&tight, &ips(&["10.0.1.5"]))
+                .unwrap_err()
+                .contains("no free rule number")
+        );
+        let v6 = plan(&[], &ips(&["2600:1f18::5"])).unwrap();
+        assert_eq!(v6[0].cidr, "2600:1f18::5/128");
+        assert_eq!(v6[0].rule, 32766);
+    }
+}

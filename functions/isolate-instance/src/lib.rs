@@ -499,7 +499,7 @@ impl Remediation for Isolator {
         };
         let (contained, edge, evidence, target_groups, classic, credentials) = tokio::join!(
             containment,
-            nacl::deny(ec2, inst),
+            nacl::deny(ec2, &self.history, inst),
             evidence::preserve(ec2, inst, ctx.incident),
             fleet::leave_target_groups(&self.clients, inst),
             fleet::leave_classic_load_balancers(&self.clients, inst),

@@ -5,16 +5,19 @@
 //! numbered below the subnet's allow entries, stops every flow that crosses the subnet's
 //! edge. Traffic inside the subnet never meets the ACL; the security groups cover that.
 //!
-//! Runs beside the critical path. Entries already there (an incident resumed) are kept, not
-//! added twice; a full ACL (20 entries per direction by default) is skipped with a warning.
+//! Runs beside the critical path. Isolations in one subnet take turns on its ACL under a short
+//! hold in history, each reading it afresh, so no two pick the same rule number. Entries
+//! already there (an incident resumed) are kept, not added twice; a full ACL (20 entries per
+//! direction by default) is skipped with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, NetworkAcl, NetworkAclEntry, RuleAction};
 use futures_util::future::join_all;
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::history::{History, sdk_message};
 
 use crate::instance::Instance;
 
@@ -22,6 +25,9 @@ use crate::instance::Instance;
 pub const ENTRIES_PER_DIRECTION: usize = 20;
 /// The rule number of an ACL's catch-all entry, which is not counted or used.
 const CATCH_ALL: i32 = 32767;
+/// An ACL is changed under a hold this long at most; turns are tried this often, 200 ms apart.
+const HOLD: Duration = Duration::from_secs(20);
+const HOLD_TRIES: u32 = 30;
 
 /// One deny entry to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,18 +139,26 @@ fn addresses(inst: &Instance) -> BTreeMap<String, BTreeSet<String>> {
     by_subnet
 }
 
-async fn acls(ec2: &Client, subnets: Vec<String>) -> Result<Vec<NetworkAcl>, String> {
+async fn acls_of_subnets(ec2: &Client, subnets: Vec<String>) -> Result<Vec<NetworkAcl>, String> {
+    let filter = Filter::builder()
+        .name("association.subnet-id")
+        .set_values(Some(subnets))
+        .build();
     ec2.describe_network_acls()
-        .filters(
-            Filter::builder()
-                .name("association.subnet-id")
-                .set_values(Some(subnets))
-                .build(),
-        )
+        .filters(filter)
         .send()
         .await
         .map(|out| out.network_acls().to_vec())
         .map_err(|e| format!("DescribeNetworkAcls: {}", sdk_message(&e)))
+}
+
+async fn acl(ec2: &Client, id: &str) -> Result<Option<NetworkAcl>, String> {
+    ec2.describe_network_acls()
+        .network_acl_ids(id)
+        .send()
+        .await
+        .map(|out| out.network_acls().first().cloned())
+        .map_err(|e| format!("DescribeNetworkAcls {id}: {}", sdk_message(&e)))
 }
 
 async fn add(ec2: &Client, acl: &str, e: &Entry) -> Result<(), String> {
@@ -167,10 +181,16 @@ async fn add(ec2: &Client, acl: &str, e: &Entry) -> Result<(), String> {
         .map_err(|err| format!("#{} {}: {}", e.rule, e.direction(), sdk_message(&err)))
 }
 
-/// One ACL's deny entries for the addresses of its subnets.
-async fn deny_in(ec2: &Client, acl: &NetworkAcl, addresses: &BTreeSet<String>) -> Step {
-    let id = acl.network_acl_id().unwrap_or_default();
+/// One ACL's deny entries for the addresses of its subnets, planned on a fresh read.
+async fn deny_in(ec2: &Client, id: &str, addresses: &BTreeSet<String>) -> Step {
     let name = format!("nacl {id}");
+    let acl = match acl(ec2, id).await {
+        Ok(found) => found,
+        Err(e) => return Step::failed(name, e),
+    };
+    let Some(acl) = acl else {
+        return Step::failed(name, "the network ACL is gone");
+    };
     let entries = match plan(acl.entries(), addresses) {
         Ok(entries) => entries,
         Err(why) => {
@@ -207,13 +227,44 @@ async fn deny_in(ec2: &Client, acl: &NetworkAcl, addresses: &BTreeSet<String>) -
     }
 }
 
+/// [`deny_in`] in this ACL's turn.
+async fn deny_in_turn(
+    ec2: &Client,
+    history: &History,
+    id: &str,
+    addresses: &BTreeSet<String>,
+) -> Step {
+    let hold = format!("network-acl#{id}");
+    let me = addresses.iter().next().cloned().unwrap_or_default();
+    let mut held = false;
+    for _ in 0..HOLD_TRIES {
+        let now = SystemTime::now();
+        match history.hold(&hold, &me, now + HOLD, now).await {
+            Ok(true) => {
+                held = true;
+                break;
+            }
+            Ok(false) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "no hold on the network ACL");
+                break;
+            }
+        }
+    }
+    let step = deny_in(ec2, id, addresses).await;
+    if held && let Err(e) = history.unhold(&hold, &me).await {
+        tracing::warn!(error = %e, "could not give the network ACL hold back; it runs out");
+    }
+    step
+}
+
 /// Deny entries in the network ACL of each of the instance's subnets.
-pub async fn deny(ec2: &Client, inst: &Instance) -> Vec<Step> {
+pub async fn deny(ec2: &Client, history: &History, inst: &Instance) -> Vec<Step> {
     let by_subnet = addresses(inst);
     if by_subnet.is_empty() {
         return Vec::new();
     }
-    let acls = match acls(ec2, by_subnet.keys().cloned().collect()).await {
+    let acls = match acls_of_subnets(ec2, by_subnet.keys().cloned().collect()).await {
         Ok(a) => a,
         Err(e) => return vec![Step::failed("nacl", e)],
     };
@@ -226,7 +277,8 @@ pub async fn deny(ec2: &Client, inst: &Instance) -> Vec<Step> {
             .flatten()
             .cloned()
             .collect();
-        async move { deny_in(ec2, acl, &addresses).await }
+        let id = acl.network_acl_id().unwrap_or_default().to_owned();
+        async move { deny_in_turn(ec2, history, &id, &addresses).await }
     });
     join_all(per_acl).await
 }

@@ -490,3 +490,38 @@ async fn malformed_events_are_rejected_without_writes_and_the_next_event_is_serv
         .unwrap();
     assert!(matches!(s.cases[0].outcome, Outcome::Remediated { .. }));
 }
+
+#[tokio::test]
+async fn a_notification_sns_refused_is_kept_and_sent_by_the_retry() {
+    let account = Account::new().await;
+    let fw = account.framework(FUNCTION, &[]).await;
+    let probe = Probe::new(&fw, Some(5));
+    let instance = launch(&account.sdk, 1, &[]).await.remove(0);
+    let event = tag_change("ev-refused", &instance);
+
+    // The topic's key is disabled, say: SNS refuses every publish.
+    account.inject_fault("Publish", "KMSDisabled");
+    let first = handle(&fw, &probe, &event, "req-1").await;
+    assert!(
+        matches!(&first, Err(HandleError::Retry(m)) if m.contains("kept for the retry")),
+        "{first:?}"
+    );
+    assert!(
+        probed(&account, &instance).await,
+        "the action itself is done"
+    );
+    let locks = account.history_with("LOCK#probe").await;
+    assert!(locks[0].contains_key("unsent"), "kept on the lock");
+
+    // SNS is back; Lambda retries the event: the message goes out, nothing is done twice.
+    account.set_faults(json!([]));
+    let retry = handle(&fw, &probe, &event, "req-2").await.expect("handled");
+    assert_eq!(
+        tally(std::slice::from_ref(&retry)),
+        BTreeMap::from([("duplicate", 1)])
+    );
+    let notes = account.notifications().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].severity(), "WARNING");
+    assert!(!account.history_with("LOCK#probe").await[0].contains_key("unsent"));
+}

@@ -1307,6 +1307,10 @@ async fn a_high_severity_guardduty_finding_isolates_its_instance_and_a_sample_do
         ),
         "{update:?}"
     );
+    assert!(
+        s.account.notifications().await.is_empty(),
+        "no second notification"
+    );
 }
 
 #[tokio::test]

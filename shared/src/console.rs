@@ -1,10 +1,10 @@
 //! Links into the AWS console, so that the person who reads a notification at 3 a.m. is one
 //! click from the resource. One place builds them, for every partition.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A link a person can click, with what it opens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub label: String,
     pub url: String,

@@ -58,8 +58,9 @@ pub enum Lock {
     /// This trigger opened a new incident. `remediated` names the last incident that
     /// remediated the resource, if any: Tourniquet's own memory, never a tag.
     Opened { remediated: Option<String> },
-    /// This delivery was seen already.
-    Duplicate,
+    /// This delivery was seen already. `unsent` is a notification of it that SNS refused,
+    /// kept for this retry to send.
+    Duplicate { unsent: Option<String> },
     /// Another trigger's incident is open and alive.
     Joined { incident: String },
     /// An incident is open but its lease ran out: its invocation died.
@@ -106,6 +107,20 @@ pub trait Ledger: Sync {
         resource: &str,
         incident: &str,
         delivery: &str,
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
+    /// Keeps a notification SNS refused on the resource's lock, for the retry of the
+    /// delivery to send.
+    fn keep_unsent(
+        &self,
+        action: &str,
+        resource: &str,
+        notification: &str,
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
+    /// The kept notification was sent.
+    fn sent(
+        &self,
+        action: &str,
+        resource: &str,
     ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// Ends the lease now, the incident still open: the next trigger resumes it at once.
     fn lapse(
@@ -165,12 +180,13 @@ fn decide(
     held: OpenIncident,
     delivery: &str,
     now_ms: u64,
+    unsent: Option<String>,
 ) -> Lock {
     if state == OPEN && held.lease_until_ms <= now_ms {
         return Lock::Stale(held);
     }
     if deliveries.iter().any(|d| d == delivery) {
-        return Lock::Duplicate;
+        return Lock::Duplicate { unsent };
     }
     Lock::Joined {
         incident: held.incident,
@@ -297,9 +313,44 @@ impl Ledger for History {
                     self.open_from(&map)?,
                     req.delivery,
                     now_ms,
+                    item.opt_str("unsent"),
                 ))
             }
         }
+    }
+
+    async fn keep_unsent(
+        &self,
+        action: &str,
+        resource: &str,
+        notification: &str,
+    ) -> Result<(), HistoryError> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(lock_pk(action)))
+            .key("sk", s(resource))
+            .update_expression("SET unsent = :n")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":n", s(notification))
+            .send()
+            .await
+            .map_err(|e| self.err("UpdateItem (unsent notification)", &e))?;
+        Ok(())
+    }
+
+    async fn sent(&self, action: &str, resource: &str) -> Result<(), HistoryError> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(lock_pk(action)))
+            .key("sk", s(resource))
+            .update_expression("REMOVE unsent")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| self.err("UpdateItem (notification sent)", &e))?;
+        Ok(())
     }
 
     async fn take_over(
@@ -487,6 +538,7 @@ pub mod memory {
         held: OpenIncident,
         deliveries: Vec<String>,
         remediated: Option<String>,
+        unsent: Option<String>,
     }
 
     #[derive(Debug, Default)]
@@ -580,6 +632,7 @@ pub mod memory {
                         item.held.clone(),
                         req.delivery,
                         now_ms,
+                        item.unsent.clone(),
                     ),
                     None => {
                         locks.insert(
@@ -589,12 +642,36 @@ pub mod memory {
                                 held: fresh,
                                 deliveries: vec![req.delivery.to_owned()],
                                 remediated: None,
+                                unsent: None,
                             },
                         );
                         Lock::Opened { remediated: None }
                     }
                 }
             }))
+        }
+
+        async fn keep_unsent(
+            &self,
+            action: &str,
+            resource: &str,
+            notification: &str,
+        ) -> Result<(), HistoryError> {
+            self.with_lock(action, resource, |locks, key| {
+                if let Some(item) = locks.get_mut(&key) {
+                    item.unsent = Some(notification.to_owned());
+                }
+            });
+            Ok(())
+        }
+
+        async fn sent(&self, action: &str, resource: &str) -> Result<(), HistoryError> {
+            self.with_lock(action, resource, |locks, key| {
+                if let Some(item) = locks.get_mut(&key) {
+                    item.unsent = None;
+                }
+            });
+            Ok(())
         }
 
         async fn take_over(
@@ -747,6 +824,8 @@ pub mod memory {
     #[derive(Debug, Default)]
     pub struct MemoryPager {
         pub sent: Mutex<Vec<Notification>>,
+        /// While set, every notification is refused, as SNS refuses one.
+        pub refuse: std::sync::atomic::AtomicBool,
     }
 
     impl MemoryPager {
@@ -757,6 +836,12 @@ pub mod memory {
 
     impl Pager for MemoryPager {
         async fn page(&self, n: &Notification) -> Result<(), NotifyError> {
+            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(NotifyError {
+                    topic: "memory".into(),
+                    message: "refused".into(),
+                });
+            }
             self.sent
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -33,3 +33,4 @@ pub use events::{Principal, Trigger};
 pub use framework::Framework;
 pub use notify::Severity;
 pub mod safeguard;
+pub mod unsent;

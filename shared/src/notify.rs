@@ -10,7 +10,7 @@
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::console::Link;
@@ -18,7 +18,7 @@ use crate::history::sdk_message;
 
 /// How urgent a notification is: `Info` nothing to do, `Warning` a person should look today,
 /// `Critical` wake a human now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     #[default]
@@ -46,8 +46,9 @@ impl Severity {
     }
 }
 
-/// One message about one incident.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One message about one incident. Serializable so that one SNS refused can be kept in
+/// history and sent by the retry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub severity: Severity,
     /// What was done or attempted (`isolate`, `held`, `heal`, …).

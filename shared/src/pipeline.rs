@@ -27,6 +27,7 @@ use crate::metrics::{self, Counts};
 use crate::notify::{Notification, Severity};
 use crate::report::{Verbs, compose};
 use crate::safeguard::{SlotDecision, Survey};
+use crate::unsent::Unsent;
 
 /// Why an invocation answers with a function error (so that Lambda retries it and, in the
 /// end, hands it to the on-failure destination).
@@ -194,7 +195,8 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         };
         // At most CONCURRENT_CASES at a time: an event may name 1000 instances, and AWS
         // throttles a burst of reads long before that.
-        let held = HeldBuffer::new(self.pager);
+        let unsent = Unsent::new(self.pager);
+        let held = HeldBuffer::new(&unsent);
         let run = Run {
             fw: self.fw,
             ledger: self.ledger,
@@ -210,7 +212,10 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 case.notify_error = Some(error.clone());
             }
         }
-        finish(fw, summary)
+        let refused = unsent.refused();
+        let summary = finish(fw, summary)?;
+        self.keep_for_retry(r, refused).await?;
+        Ok(summary)
     }
 
     /// The lease of an incident opened or taken over now: the deadline, plus a margin.
@@ -256,7 +261,10 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 self.without_history(ctx, r, case, verdict, e.to_string())
                     .await
             }
-            Ok(Lock::Duplicate) => report(&case.resource, Outcome::Duplicate, false),
+            Ok(Lock::Duplicate { unsent: None }) => {
+                report(&case.resource, Outcome::Duplicate, false)
+            }
+            Ok(Lock::Duplicate { unsent: Some(kept) }) => self.resend(r, case, &kept).await,
             Ok(Lock::Joined { incident }) => self.join(ctx, r, case, incident, verdict).await,
             // Boxed: the stages' futures are large, and a case's future lives on the stack.
             Ok(Lock::Stale(held)) => Box::pin(self.resume(ctx, r, case, held, survey)).await,
@@ -821,6 +829,67 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             tracing::error!(error = %e, "upkeep notification failed");
         }
         steps
+    }
+
+    /// Keeps each notification SNS refused on its resource's lock and answers an error, so
+    /// that Lambda retries the delivery and the retry sends them ([`Self::resend`]).
+    async fn keep_for_retry<R: Remediation>(
+        &self,
+        r: &R,
+        refused: Vec<Notification>,
+    ) -> Result<(), HandleError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        for n in &refused {
+            let kept = match serde_json::to_string(n) {
+                Ok(json) => self
+                    .ledger
+                    .keep_unsent(r.action(), &n.resource, &json)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = kept {
+                tracing::error!(resource = %n.resource, error = %e, "a refused notification could not be kept");
+            }
+        }
+        let what: Vec<String> = refused
+            .iter()
+            .map(|n| format!("{} {}", n.severity.as_str(), n.headline))
+            .collect();
+        Err(HandleError::Retry(format!(
+            "SNS refused {} notification(s), kept for the retry: {}",
+            refused.len(),
+            what.join("; ")
+        )))
+    }
+
+    /// A retried delivery whose notification SNS refused the first time: sent now.
+    async fn resend<R: Remediation>(
+        &self,
+        r: &R,
+        case: &Case<R::Target>,
+        kept: &str,
+    ) -> CaseReport {
+        let mut report = report(&case.resource, Outcome::Duplicate, false);
+        let n: Notification = match serde_json::from_str(kept) {
+            Ok(n) => n,
+            Err(e) => {
+                report.notify_error = Some(format!("the kept notification is unreadable: {e}"));
+                return report;
+            }
+        };
+        match self.pager.page(&n).await {
+            Ok(()) => {
+                report.notified = Some(n.severity);
+                if let Err(e) = self.ledger.sent(r.action(), &case.resource).await {
+                    tracing::warn!(error = %e, "sent, but not marked sent: it may go out twice");
+                }
+            }
+            Err(e) => report.notify_error = Some(e.to_string()),
+        }
+        report
     }
 
     /// The notification for an outcome, then sent.

@@ -333,3 +333,38 @@ async fn a_delivery_is_a_duplicate_after_its_incident_closed() {
     assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
     assert_eq!(pager.taken().len(), 1);
 }
+
+#[tokio::test]
+async fn a_notification_sns_refused_is_sent_by_the_retry() {
+    let (b, fake) = (Bench::new(), Fake::default());
+    let run = b.run();
+    b.pager.refuse.store(true, Ordering::SeqCst);
+    let first = run.handle(&fake, &direct(), "request-1", None).await;
+    assert!(
+        matches!(&first, Err(HandleError::Retry(m)) if m.contains("kept for the retry")),
+        "{first:?}"
+    );
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
+    assert!(b.pager.taken().is_empty());
+
+    // Lambda's retry of the same request: nothing is done again, the message goes out.
+    b.pager.refuse.store(false, Ordering::SeqCst);
+    let retry = run
+        .handle(&fake, &direct(), "request-1", None)
+        .await
+        .unwrap();
+    assert_eq!(only(&retry).outcome, Outcome::Duplicate);
+    assert_eq!(only(&retry).notified, Some(Severity::Warning));
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 1, "acted once");
+    let sent = b.pager.taken();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].headline, format!("faked {INSTANCE}"));
+
+    // And only once.
+    let again = run
+        .handle(&fake, &direct(), "request-1", None)
+        .await
+        .unwrap();
+    assert_eq!(only(&again).notified, None);
+    assert!(b.pager.taken().is_empty());
+}

@@ -9,6 +9,7 @@
 //! protected principals are never disabled: a human is woken instead.
 
 pub mod config;
+pub mod permissions;
 pub mod policy;
 
 use std::time::Duration;

@@ -5,6 +5,7 @@
 //! refreshed whenever the trail is seen healthy). Calls go to the trail's home region, since
 //! a multi-region trail's shadow copies cannot be changed.
 
+pub mod permissions;
 pub mod trail;
 
 use aws_config::{Region, SdkConfig};

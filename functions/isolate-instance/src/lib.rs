@@ -16,6 +16,7 @@ pub mod instance;
 pub mod intake;
 pub mod nacl;
 pub mod network;
+pub mod permissions;
 
 use aws_config::SdkConfig;
 use futures_util::future::join_all;

@@ -1,0 +1,37 @@
+//! The IAM actions each step of a disable calls; `template.yaml` grants exactly these (and
+//! the framework's), which the test below checks.
+
+use tourniquet::permissions::Needs;
+
+pub const PERMISSIONS: &[Needs] = &[
+    Needs {
+        step: "disable a user: its keys inactive, a deny-all policy",
+        actions: &[
+            "iam:ListAccessKeys",
+            "iam:UpdateAccessKey",
+            "iam:GetUserPolicy",
+            "iam:PutUserPolicy",
+        ],
+    },
+    Needs {
+        step: "deny a role's sessions",
+        actions: &["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_grants_what_the_steps_declare_and_nothing_else() {
+        let template = include_str!("../../../template.yaml");
+        let (extra, missing) =
+            tourniquet::permissions::mismatch(template, "DisableOffenderFunction", PERMISSIONS);
+        assert!(
+            extra.is_empty(),
+            "granted but declared by no step: {extra:?}"
+        );
+        assert!(missing.is_empty(), "declared but not granted: {missing:?}");
+    }
+}

@@ -1,0 +1,45 @@
+//! The IAM actions each step of a heal calls; `template.yaml` grants exactly these (and the
+//! framework's), which the test below checks.
+
+use tourniquet::permissions::Needs;
+
+pub const PERMISSIONS: &[Needs] = &[
+    Needs {
+        step: "read the trail and its status",
+        actions: &[
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:GetEventSelectors",
+        ],
+    },
+    Needs {
+        step: "restart, restore or recreate the trail",
+        actions: &[
+            "cloudtrail:StartLogging",
+            "cloudtrail:UpdateTrail",
+            "cloudtrail:PutEventSelectors",
+            "cloudtrail:CreateTrail",
+        ],
+    },
+    Needs {
+        step: "give the trail back its CloudWatch Logs role",
+        actions: &["iam:PassRole"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_grants_what_the_steps_declare_and_nothing_else() {
+        let template = include_str!("../../../template.yaml");
+        let (extra, missing) =
+            tourniquet::permissions::mismatch(template, "HealCloudTrailFunction", PERMISSIONS);
+        assert!(
+            extra.is_empty(),
+            "granted but declared by no step: {extra:?}"
+        );
+        assert!(missing.is_empty(), "declared but not granted: {missing:?}");
+    }
+}

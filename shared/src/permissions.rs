@@ -1,0 +1,198 @@
+//! Permissions declared beside the code: each step names the IAM actions it calls, and a
+//! unit test in each function compares them with what `template.yaml` allows its role, both
+//! ways. A step that gains a call cannot ship without its permission, and the template
+//! cannot keep a grant no step uses.
+
+use std::collections::BTreeSet;
+
+/// The IAM actions one step needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    pub step: &'static str,
+    pub actions: &'static [&'static str],
+}
+
+/// What the framework itself calls for every function: its history, its topic, its key.
+pub const FRAMEWORK: &[Needs] = &[
+    Needs {
+        step: "history: incident locks, records, safeguard slots, baselines, holds",
+        actions: &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+        ],
+    },
+    Needs {
+        step: "notify",
+        actions: &["sns:Publish"],
+    },
+    Needs {
+        step: "the stack's key, for the table and the topic",
+        actions: &["kms:Decrypt", "kms:GenerateDataKey"],
+    },
+];
+
+/// Every action the framework and a function's steps declare.
+pub fn declared(function: &[Needs]) -> BTreeSet<String> {
+    FRAMEWORK
+        .iter()
+        .chain(function)
+        .flat_map(|n| n.actions.iter().map(|a| (*a).to_owned()))
+        .collect()
+}
+
+/// An IAM action written in the template: `service:Action`.
+fn is_action(word: &str) -> bool {
+    word.split_once(':').is_some_and(|(service, action)| {
+        !service.is_empty()
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !action.is_empty()
+            && action
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'*')
+    })
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// The actions the `Allow` statements of a function's `Policies` grant in the template, read
+/// from this template's own layout (`Effect:` before `Action:`, actions inline in `[...]`
+/// or one per `- ` line). Not a YAML parser: the template's tests keep its layout.
+pub fn allowed_in_template(template: &str, logical_id: &str) -> BTreeSet<String> {
+    let start = format!("  {logical_id}:");
+    let mut lines = template
+        .lines()
+        .skip_while(|l| *l != start)
+        .skip(1)
+        .take_while(|l| l.is_empty() || indent(l) > 2)
+        .skip_while(|l| l.trim() != "Policies:")
+        .take_while(|l| l.trim() != "Events:")
+        .peekable();
+    let mut allowed = BTreeSet::new();
+    let mut allow = false;
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim().trim_start_matches("- ");
+        if let Some(effect) = trimmed.strip_prefix("Effect:") {
+            allow = effect.trim() == "Allow";
+            continue;
+        }
+        let Some(value) = trimmed.strip_prefix("Action:") else {
+            continue;
+        };
+        let mut actions: Vec<String> = value
+            .trim()
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|a| a.trim().to_owned())
+            .filter(|a| is_action(a))
+            .collect();
+        if value.trim().is_empty() {
+            let depth = indent(line);
+            while let Some(next) =
+                lines.next_if(|l| indent(l) > depth && l.trim().starts_with("- "))
+            {
+                let action = next.trim().trim_start_matches("- ").trim();
+                if is_action(action) {
+                    actions.push(action.to_owned());
+                }
+            }
+        }
+        if allow {
+            allowed.extend(actions);
+        }
+    }
+    allowed
+}
+
+/// What the template grants that nothing declares, and what is declared but not granted.
+pub fn mismatch(
+    template: &str,
+    logical_id: &str,
+    function: &[Needs],
+) -> (Vec<String>, Vec<String>) {
+    let allowed = allowed_in_template(template, logical_id);
+    let declared = declared(function);
+    (
+        allowed.difference(&declared).cloned().collect(),
+        declared.difference(&allowed).cloned().collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = "\
+Resources:
+  OneFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - Sid: Read
+              Effect: Allow
+              Action: [ec2:DescribeInstances, ec2:Describe*]
+              Resource: \"*\"
+            - Effect: Allow
+              Action:
+                - iam:GetRole
+                - iam:PutRolePolicy
+              Condition:
+                StringEquals: {ec2:CreateAction: CreateSnapshot}
+            - Effect: Deny
+              Action: iam:*
+      Events:
+        Rule:
+          Properties:
+            Action: events:Ignored
+  OtherFunction:
+    Properties:
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: sns:Publish
+";
+
+    #[test]
+    fn only_the_functions_own_allow_statements_count() {
+        let allowed = allowed_in_template(TEMPLATE, "OneFunction");
+        assert_eq!(
+            allowed.into_iter().collect::<Vec<_>>(),
+            [
+                "ec2:Describe*",
+                "ec2:DescribeInstances",
+                "iam:GetRole",
+                "iam:PutRolePolicy"
+            ]
+        );
+        assert_eq!(
+            allowed_in_template(TEMPLATE, "OtherFunction")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["sns:Publish"]
+        );
+    }
+
+    #[test]
+    fn a_mismatch_names_both_sides() {
+        const NEEDS: &[Needs] = &[Needs {
+            step: "read",
+            actions: &[
+                "ec2:DescribeInstances",
+                "iam:GetRole",
+                "iam:PutRolePolicy",
+                "ec2:CreateTags",
+            ],
+        }];
+        let (extra, missing) = mismatch(TEMPLATE, "OneFunction", NEEDS);
+        assert_eq!(extra, ["ec2:Describe*"]);
+        assert!(missing.contains(&"ec2:CreateTags".to_owned()));
+        assert!(missing.contains(&"sns:Publish".to_owned()));
+    }
+}

@@ -624,3 +624,45 @@ async fn an_identity_center_offender_is_paged_and_its_role_untouched() {
     assert!(notes[0].message.contains("delete-account-assignment"));
     assert!(notes[0].message.contains("AdministratorAccess"));
 }
+
+#[tokio::test]
+async fn strengthening_a_trail_is_no_offense() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    // Limit 0: the first offense disables. Turning validation and multi-region on is none.
+    let summary = s
+        .deliver(&sample(
+            "disable-offender/update-trail-strengthening-by-user.json",
+        ))
+        .await;
+    assert!(summary.cases.is_empty(), "{summary:?}");
+    assert!(
+        summary
+            .ignored
+            .as_deref()
+            .is_some_and(|r| r.contains("only adds coverage")),
+        "{summary:?}"
+    );
+    assert_eq!(s.active_keys("alice").await, 2, "alice is untouched");
+    assert!(s.account.history_with("OFFENSE#").await.is_empty());
+    assert!(s.account.notifications().await.is_empty());
+
+    // The weakening UpdateTrail is one, and says how it weakens.
+    let weakening = s
+        .deliver(&sample("disable-offender/update-trail-by-user.json"))
+        .await;
+    assert!(
+        matches!(
+            weakening.outcome_of(ALICE),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{weakening:?}"
+    );
+    let notes = s.account.notifications().await;
+    assert!(
+        notes[0]
+            .message
+            .contains("UpdateTrail: multi-region turned off"),
+        "{}",
+        notes[0].message
+    );
+}

@@ -451,9 +451,23 @@ impl Remediation for Disabler {
             return Ok(Intake::Ignore("offenses are API calls".into()));
         };
         let offender = Offender::of(&call.principal);
+        // A call on a trail counts only when it weakens it, judged by the trail model.
+        let weakens = if call.event_source == "cloudtrail.amazonaws.com" {
+            let found =
+                heal_cloudtrail::trail::weakenings_of(&call.event_name, &call.request_parameters);
+            if found.is_empty() {
+                return Ok(Intake::Ignore(format!(
+                    "{} only adds coverage: not an offense",
+                    call.event_name
+                )));
+            }
+            format!(": {}", found.join(", "))
+        } else {
+            String::new()
+        };
         let event = match &call.error_code {
-            Some(code) => format!("{} (attempt, failed: {code})", call.event_name),
-            None => call.event_name.clone(),
+            Some(code) => format!("{}{weakens} (attempt, failed: {code})", call.event_name),
+            None => format!("{}{weakens}", call.event_name),
         };
         Ok(Intake::Cases(vec![Case {
             resource: offender.key().to_owned(),

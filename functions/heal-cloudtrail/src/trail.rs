@@ -9,6 +9,7 @@ use aws_sdk_cloudtrail::types::{
     AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType, Trail,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Where a trail lives and what it is called.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,9 +451,197 @@ pub fn weaknesses(live: &TrailConfig, baseline: &TrailConfig) -> Vec<String> {
     found
 }
 
+/// `UpdateTrail` settings whose `false` turns coverage off, with their words.
+const SWITCHES: &[(&str, &str)] = &[
+    ("enableLogFileValidation", "log file validation"),
+    ("isMultiRegionTrail", "multi-region"),
+    ("includeGlobalServiceEvents", "global service events"),
+    ("isOrganizationTrail", "organization trail"),
+];
+
+/// `UpdateTrail` settings that move where logs go: any change is a weakening until the audit
+/// accepts it, as [`weaknesses`] judges a live trail against its baseline.
+const DESTINATIONS: &[(&str, &str)] = &[
+    ("s3BucketName", "destination bucket"),
+    ("s3KeyPrefix", "bucket prefix"),
+    ("kmsKeyId", "KMS key"),
+    ("cloudWatchLogsLogGroupArn", "CloudWatch Logs group"),
+    ("cloudWatchLogsRoleArn", "CloudWatch Logs role"),
+];
+
+impl Selectors {
+    /// The selectors a `PutEventSelectors` call asks for, from its request parameters.
+    pub fn from_request(request: &Value) -> Option<Self> {
+        let strings = |v: &Value, key: &str| -> Vec<String> {
+            v.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let basic = request
+            .get("eventSelectors")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|s| Basic {
+                        read_write: s
+                            .get("readWriteType")
+                            .and_then(Value::as_str)
+                            .unwrap_or("All")
+                            .to_owned(),
+                        management: s
+                            .get("includeManagementEvents")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(true),
+                        data: s
+                            .get("dataResources")
+                            .and_then(Value::as_array)
+                            .map(|d| {
+                                d.iter()
+                                    .map(|r| {
+                                        (
+                                            r.get("type")
+                                                .and_then(Value::as_str)
+                                                .unwrap_or_default()
+                                                .to_owned(),
+                                            strings(r, "values"),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        exclude_sources: strings(s, "excludeManagementEventSources"),
+                    })
+                    .collect()
+            });
+        let advanced = request
+            .get("advancedEventSelectors")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|a| Advanced {
+                        name: a.get("name").and_then(Value::as_str).map(str::to_owned),
+                        fields: a
+                            .get("fieldSelectors")
+                            .and_then(Value::as_array)
+                            .map(|f| {
+                                f.iter()
+                                    .map(|f| Field {
+                                        field: f
+                                            .get("field")
+                                            .and_then(Value::as_str)
+                                            .unwrap_or_default()
+                                            .to_owned(),
+                                        equals: strings(f, "equals"),
+                                        starts_with: strings(f, "startsWith"),
+                                        ends_with: strings(f, "endsWith"),
+                                        not_equals: strings(f, "notEquals"),
+                                        not_starts_with: strings(f, "notStartsWith"),
+                                        not_ends_with: strings(f, "notEndsWith"),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            });
+        if basic.is_none() && advanced.is_none() {
+            return None;
+        }
+        Some(Self {
+            basic: basic.unwrap_or_default(),
+            advanced: advanced.unwrap_or_default(),
+        })
+    }
+}
+
+/// How a CloudTrail API call weakens a trail, judged from the call alone by the same model
+/// as [`weaknesses`]: turning coverage off, moving the logs, narrowing or excluding
+/// management events. Empty for a call that only adds coverage, such as turning log file
+/// validation on. disable-offender counts only calls with a weakening as offenses.
+pub fn weakenings_of(event_name: &str, request: &Value) -> Vec<String> {
+    match event_name {
+        "StopLogging" => vec!["logging turned off".to_owned()],
+        "DeleteTrail" => vec!["trail deleted".to_owned()],
+        "UpdateTrail" => {
+            let mut found: Vec<String> = SWITCHES
+                .iter()
+                .filter(|(key, _)| request.get(*key).and_then(Value::as_bool) == Some(false))
+                .map(|(_, what)| format!("{what} turned off"))
+                .collect();
+            found.extend(DESTINATIONS.iter().filter_map(|(key, what)| {
+                let value = request.get(*key)?.as_str()?;
+                Some(if value.is_empty() {
+                    format!("{what} removed")
+                } else {
+                    format!("{what} changed to {value}")
+                })
+            }));
+            found
+        }
+        "PutEventSelectors" => match Selectors::from_request(request) {
+            None => vec!["event selectors replaced with unreadable ones".to_owned()],
+            Some(selectors) => {
+                let mut found = Vec::new();
+                if selectors.management() != BTreeSet::from([Access::Read, Access::Write]) {
+                    found.push("management events narrowed".to_owned());
+                }
+                let excluded: Vec<&str> = selectors.excluded_sources().into_iter().collect();
+                if !excluded.is_empty() {
+                    found.push(format!(
+                        "management events from {} excluded",
+                        excluded.join(", ")
+                    ));
+                }
+                found
+            }
+        },
+        // Not a call on a trail's configuration: whoever listed it as an offense meant it.
+        other => vec![other.to_owned()],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_weakens_only_when_it_takes_coverage_away() {
+        let strengthen = serde_json::json!({"name": "t", "enableLogFileValidation": true, "isMultiRegionTrail": true});
+        assert!(weakenings_of("UpdateTrail", &strengthen).is_empty());
+        let weaken = serde_json::json!({"name": "t", "isMultiRegionTrail": false, "kmsKeyId": ""});
+        assert_eq!(
+            weakenings_of("UpdateTrail", &weaken),
+            ["multi-region turned off", "KMS key removed"]
+        );
+        let moved = serde_json::json!({"name": "t", "s3BucketName": "elsewhere"});
+        assert_eq!(
+            weakenings_of("UpdateTrail", &moved),
+            ["destination bucket changed to elsewhere"]
+        );
+        assert_eq!(
+            weakenings_of("StopLogging", &serde_json::json!({})),
+            ["logging turned off"]
+        );
+        let full = serde_json::json!({"trailName": "t", "eventSelectors": [
+            {"readWriteType": "All", "includeManagementEvents": true,
+             "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]});
+        assert!(weakenings_of("PutEventSelectors", &full).is_empty());
+        let narrowed = serde_json::json!({"trailName": "t", "eventSelectors": [
+            {"readWriteType": "ReadOnly", "includeManagementEvents": true,
+             "excludeManagementEventSources": ["kms.amazonaws.com"]}]});
+        assert_eq!(
+            weakenings_of("PutEventSelectors", &narrowed),
+            [
+                "management events narrowed",
+                "management events from kms.amazonaws.com excluded"
+            ]
+        );
+    }
 
     fn all_management() -> Selectors {
         Selectors {

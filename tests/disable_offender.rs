@@ -237,6 +237,7 @@ async fn in_this_session_mode_an_assumed_role_session_is_denied_alone() {
         ("ROLE_DISABLE_MODE", "this-session"),
     ])
     .await;
+    assumed_by(&s, "carol");
     let summary = s
         .deliver(&sample(
             "disable-offender/stop-logging-by-role-session.json",
@@ -493,6 +494,22 @@ async fn a_repair_by_another_tourniquet_role_is_never_an_offense() {
     assert!(account.notifications().await.is_empty(), "nobody paged");
 }
 
+/// CloudTrail's record of `name` assuming role `deploy` and receiving the sample session's
+/// access key, answered by the emulator's wrapper (the emulator has no `LookupEvents`).
+fn assumed_by(s: &Setup, name: &str) {
+    let record = json!({
+        "eventName": "AssumeRole",
+        "userIdentity": {"type": "IAMUser", "userName": name, "accountId": "123456789012",
+                         "arn": format!("arn:aws:iam::123456789012:user/{name}")},
+        "responseElements": {"credentials": {"accessKeyId": "ASIAEXAMPLEDEPLOY"}},
+    });
+    s.account.set_faults(json!([{
+        "operation": "LookupEvents",
+        "answer": {"Events": [{"EventId": "e-1", "EventName": "AssumeRole",
+                               "CloudTrailEvent": record.to_string()}]},
+    }]));
+}
+
 /// The sample role-session offense, as session `session` of role `deploy` at `time`.
 fn role_offense(id: &str, session: &str, time: &str) -> Value {
     let mut v = sample("disable-offender/stop-logging-by-role-session.json");
@@ -509,6 +526,7 @@ fn role_offense(id: &str, session: &str, time: &str) -> Value {
 #[tokio::test]
 async fn a_role_offender_loses_every_older_session_and_decoys_take_one_slot() {
     let s = setup(&[("OFFENSE_LIMIT", "0"), ("DISABLE_LIMIT", "1")]).await;
+    assumed_by(&s, "carol");
     let role = "arn:aws:iam::123456789012:role/deploy";
     let before = tourniquet::history::rfc3339(SystemTime::now());
     let first = s
@@ -665,4 +683,73 @@ async fn strengthening_a_trail_is_no_offense() {
         "{}",
         notes[0].message
     );
+}
+
+#[tokio::test]
+async fn the_user_who_assumed_the_role_is_disabled_not_the_one_the_session_names() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let role = "arn:aws:iam::123456789012:role/deploy";
+    // The session's name and source identity both say alice; CloudTrail says bob.
+    let mut event = role_offense("ev-up", "alice", "2026-11-23T03:20:41Z");
+    event["detail"]["userIdentity"]["sourceIdentity"] = json!("alice");
+    assumed_by(&s, "bob");
+    let summary = s.deliver(&event).await;
+    assert!(
+        matches!(summary.outcome_of(role), Some(Outcome::Remediated { .. })),
+        "{summary:?}"
+    );
+    assert_eq!(
+        s.active_keys("bob").await,
+        0,
+        "bob, who assumed the role, is disabled"
+    );
+    assert_eq!(s.user_policies("bob").await, ["tourniquet-disable"]);
+    assert_eq!(s.active_keys("alice").await, 2, "alice is untouched");
+    assert!(s.user_policies("alice").await.is_empty());
+    assert_eq!(
+        s.account.history_with("SAFEGUARD#disable").await.len(),
+        1,
+        "the role and its assumer take one slot"
+    );
+    let notes = s.account.notifications().await;
+    assert!(
+        notes[0]
+            .message
+            .contains("arn:aws:iam::123456789012:user/bob")
+    );
+    assert!(
+        notes[0]
+            .message
+            .contains("aws iam update-access-key --user-name bob")
+    );
+}
+
+#[tokio::test]
+async fn a_role_whose_assumer_cannot_be_found_wakes_a_human() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let role = "arn:aws:iam::123456789012:role/deploy";
+    s.account
+        .set_faults(json!([{"operation": "LookupEvents", "answer": {"Events": []}}]));
+    let summary = s
+        .deliver(&role_offense("ev-none", "build-1", "2026-11-23T03:20:41Z"))
+        .await;
+    let Some(Outcome::Partial { steps }) = summary.outcome_of(role) else {
+        panic!("{summary:?}")
+    };
+    assert!(
+        steps.iter().any(|st| st.name == "upstream"
+            && st.critical
+            && st.detail.contains("ASIAEXAMPLEDEPLOY")),
+        "{steps:?}"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(
+        notes[0].message.contains("was NOT disabled"),
+        "{}",
+        notes[0].message
+    );
+    for name in ["alice", "bob", "carol"] {
+        assert_eq!(s.active_keys(name).await, 2, "{name} untouched");
+    }
 }

@@ -227,6 +227,13 @@ pub enum Principal {
         account: String,
         /// The role that issued the session, with its path (`sessionContext.sessionIssuer`).
         role_arn: Option<String>,
+        /// The session's access key (`ASIA…`): CloudTrail's record of the `AssumeRole` call
+        /// that issued it names who assumed the role.
+        #[serde(default)]
+        access_key_id: Option<String>,
+        /// When the session was issued (`sessionContext.attributes.creationDate`).
+        #[serde(default)]
+        session_created: Option<String>,
     },
     Root {
         arn: String,
@@ -291,6 +298,16 @@ impl Principal {
             Ok(issuer.opt_str("arn")?.map(str::to_owned))
         };
         let account = || u.str("accountId").map(str::to_owned);
+        let created = || -> Result<Option<String>, EventError> {
+            let Some(ctx) = u.opt_obj("sessionContext", &issuer_path)? else {
+                return Ok(None);
+            };
+            let path = ctx.child_path("attributes");
+            let Some(attributes) = ctx.opt_obj("attributes", &path)? else {
+                return Ok(None);
+            };
+            Ok(attributes.opt_str("creationDate")?.map(str::to_owned))
+        };
         Ok(match identity_type {
             "IAMUser" => Self::IamUser {
                 arn: u.str("arn")?.to_owned(),
@@ -303,6 +320,8 @@ impl Principal {
                 principal_id: u.str("principalId")?.to_owned(),
                 account: account()?,
                 role_arn: issuer_arn()?,
+                access_key_id: u.opt_str("accessKeyId")?.map(str::to_owned),
+                session_created: created()?,
             },
             "Root" => Self::Root {
                 arn: u.str("arn")?.to_owned(),

@@ -231,6 +231,8 @@ mod tests {
             principal_id: "AROA:s".into(),
             account: "123".into(),
             role_arn: Some(format!("arn:aws:iam::123:role/path/{role}")),
+            access_key_id: None,
+            session_created: None,
         }
     }
 
@@ -264,6 +266,8 @@ mod tests {
             arn: "arn:aws:sts::999:assumed-role/tq-isolate/s".into(),
             principal_id: "x".into(),
             account: "999".into(),
+            access_key_id: None,
+            session_created: None,
             role_arn: Some("arn:aws:iam::999:role/tq-isolate".into()),
         };
         assert_eq!(ex.check(&other), None);

@@ -12,7 +12,8 @@ which calls: "skip": N lets the first N calls through, "times": M faults only M 
 "stall": S holds the call S seconds first (outside the server's lock, so other calls go on),
 then fails it with "code", or serves it when the fault has no "code".
 
-GET /tourniquet/requests counts the requests served since the last reset, by operation.
+A fault with "answer" (a JSON object) instead of "code" answers 200 with it, for operations the
+emulator lacks (CloudTrail's LookupEvents). GET /tourniquet/requests counts the requests served since the last reset, by operation.
 
 Usage: serve.py PORT_FILE. Writes the chosen port to PORT_FILE once it is listening.
 """
@@ -49,7 +50,17 @@ def operation_of(environ, body):
     return (params.get("Action") or [""])[0], service, "query"
 
 
+def answer_response(fault, start_response):
+    """A canned success: the JSON answer an operation the emulator lacks would give."""
+    body = json.dumps(fault["answer"]).encode()
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def fault_response(fault, service, protocol, start_response):
+    if "answer" in fault:
+        return answer_response(fault, start_response)
     code, message = fault["code"], "injected by the test harness"
     if protocol == "json":
         body = json.dumps({"__type": code, "message": message}).encode()

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod permissions;
 pub mod policy;
+pub mod upstream;
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Principal, Remediation, Severity, Step, Subject,
     Trigger, Verdict, VerifyError,
 };
+use upstream::{Assumer, Upstream};
 
 pub use config::{DisableConfig, RoleDisableMode};
 
@@ -137,6 +139,8 @@ pub struct Disable {
     /// For a role in `sessions-before-now` mode: the sessions issued before this instant
     /// (RFC 3339) are denied.
     pub revoke_before: Option<String>,
+    /// For a role session: the principal that assumed the role, disabled too.
+    pub upstream: Option<Upstream>,
 }
 
 /// An offense, as found in an event.
@@ -149,6 +153,7 @@ pub struct Offense {
 /// The disable-offender remediation.
 pub struct Disabler {
     iam: Client,
+    cloudtrail: aws_sdk_cloudtrail::Client,
     config: DisableConfig,
     safeguard: Safeguard,
     history: tourniquet::history::History,
@@ -268,10 +273,52 @@ impl Disabler {
     pub fn new(fw: &Framework, config: DisableConfig) -> Self {
         Self {
             iam: Client::new(&fw.sdk),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(&fw.sdk),
             safeguard: fw.safeguard(config.safeguard),
             history: fw.history.clone(),
             exemptions: fw.exemptions.clone(),
             config,
+        }
+    }
+
+    /// The principal that assumed the role of this session, from CloudTrail's record.
+    async fn upstream(&self, principal: &Principal) -> Upstream {
+        let Principal::AssumedRole {
+            access_key_id: Some(key),
+            session_created: Some(created),
+            account,
+            ..
+        } = principal
+        else {
+            return Upstream::Unknown(
+                "the event names no session access key or creation time".to_owned(),
+            );
+        };
+        let (arn, name) = match upstream::assumer(&self.cloudtrail, key, created, account).await {
+            Assumer::User { arn, name } => (arn, name),
+            Assumer::Unknown(why) => return Upstream::Unknown(why),
+        };
+        let user = Principal::IamUser {
+            arn: arn.clone(),
+            user_name: name.clone(),
+            account: account.clone(),
+            access_key_id: None,
+        };
+        if let Some(PrincipalExemption::Protected(pattern)) = self.exemptions.check(&user) {
+            return Upstream::Unknown(format!(
+                "assumed by {arn}, a protected principal ({pattern}): not disabled"
+            ));
+        }
+        match self.live_user(&name).await {
+            Ok(Some((active_keys, _))) => Upstream::User {
+                arn,
+                name,
+                active_keys,
+            },
+            Ok(None) => Upstream::Unknown(format!("assumed by {arn}, which no longer exists")),
+            Err(e) => {
+                Upstream::Unknown(format!("assumed by {arn}, whose keys cannot be read: {e}"))
+            }
         }
     }
 
@@ -365,6 +412,36 @@ impl Disabler {
             ),
             Err(e) => Step::critical("revoke-sessions", sdk_message(&e)),
         }]
+    }
+
+    /// The principal behind a role session: disabled when it is a user of the account;
+    /// otherwise a person is woken with what is known.
+    async fn disable_upstream(&self, role: &str, upstream: Option<&Upstream>) -> Vec<Step> {
+        match upstream {
+            None => Vec::new(),
+            Some(Upstream::User {
+                arn,
+                name,
+                active_keys,
+            }) => {
+                let mut steps = vec![Step::ok(
+                    "upstream",
+                    format!(
+                        "{arn} assumed role {role} (CloudTrail's AssumeRole record): disabled \
+                         with it"
+                    ),
+                )];
+                steps.extend(self.disable_user(name, active_keys).await);
+                steps
+            }
+            Some(Upstream::Unknown(why)) => vec![Step::critical(
+                "upstream",
+                format!(
+                    "whoever assumed role {role} was NOT disabled and can take a new session: \
+                     {why}"
+                ),
+            )],
+        }
     }
 
     async fn disable_user(&self, name: &str, keys: &[String]) -> Vec<Step> {
@@ -556,6 +633,7 @@ impl Remediation for Disabler {
                         offender: offender.clone(),
                         active_keys: keys,
                         revoke_before: None,
+                        upstream: None,
                     },
                     before,
                     plan,
@@ -601,6 +679,7 @@ impl Remediation for Disabler {
                         offender: offender.clone(),
                         active_keys: Vec::new(),
                         revoke_before: Some(now.clone()),
+                        upstream: None,
                     },
                     json!({"role": role_name, "revoke_policy_cutoff": cutoff}),
                     vec![format!(
@@ -636,6 +715,7 @@ impl Remediation for Disabler {
                         offender: offender.clone(),
                         active_keys: Vec::new(),
                         revoke_before: None,
+                        upstream: None,
                     },
                     json!({"role": role_name, "session": user_id, "deny_policy": false}),
                     vec![format!(
@@ -647,6 +727,30 @@ impl Remediation for Disabler {
                 )
             }
         };
+        let (mut disable, mut before, mut plan, mut undo) = (disable, before, plan, undo);
+        if let Offender::RoleSession { role_name, .. } = &disable.offender {
+            let found = self.upstream(&case.target.principal).await;
+            match &found {
+                Upstream::User {
+                    arn,
+                    name,
+                    active_keys,
+                } => {
+                    plan.push(format!(
+                        "disable IAM user {arn} too, who assumed role {role_name} (CloudTrail's \
+                         AssumeRole record): its keys inactive, a deny-all policy"
+                    ));
+                    undo.extend(user_undo(name, active_keys));
+                }
+                Upstream::Unknown(why) => plan.push(format!(
+                    "whoever assumed role {role_name} is not disabled: {why}"
+                )),
+            }
+            if let Some(recorded) = before.as_object_mut() {
+                recorded.insert("upstream".to_owned(), json!(found));
+            }
+            disable.upstream = Some(found);
+        }
         let (next_steps, links) = follow_up(&disable.offender, ctx);
         Ok(Verdict::Act(Subject {
             subject: disable,
@@ -701,11 +805,23 @@ impl Remediation for Disabler {
             Offender::User { name, .. } => self.disable_user(name, &disable.active_keys).await,
             Offender::RoleSession { role_name, .. } if disable.revoke_before.is_some() => {
                 let cutoff = disable.revoke_before.as_deref().unwrap_or_default();
-                self.revoke_sessions(role_name, cutoff).await
+                let (mut steps, upstream) = tokio::join!(
+                    self.revoke_sessions(role_name, cutoff),
+                    self.disable_upstream(role_name, disable.upstream.as_ref())
+                );
+                steps.extend(upstream);
+                steps
             }
             Offender::RoleSession {
                 role_name, user_id, ..
-            } => self.disable_session(role_name, user_id).await,
+            } => {
+                let (mut steps, upstream) = tokio::join!(
+                    self.disable_session(role_name, user_id),
+                    self.disable_upstream(role_name, disable.upstream.as_ref())
+                );
+                steps.extend(upstream);
+                steps
+            }
             Offender::IdentityCenter { role_arn, .. } => vec![Step::critical(
                 "disable",
                 format!("{role_arn} is an Identity Center role: not changed through IAM"),
@@ -737,6 +853,8 @@ mod tests {
             arn: "arn:aws:sts::1:assumed-role/deploy/ci".into(),
             principal_id: "AROA1:ci".into(),
             account: "1".into(),
+            access_key_id: None,
+            session_created: None,
             role_arn: Some("arn:aws:iam::1:role/team/deploy".into()),
         };
         let o = Offender::of(&session);
@@ -752,6 +870,8 @@ mod tests {
             arn: "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0a1b/jane@example.com".into(),
             principal_id: "AROA2:jane@example.com".into(),
             account: "1".into(),
+            access_key_id: None,
+            session_created: None,
             role_arn: Some(
                 "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b"
                     .into(),
@@ -776,6 +896,8 @@ mod tests {
             arn: "arn:aws:sts::1:assumed-role/x/y".into(),
             principal_id: "p".into(),
             account: "1".into(),
+            access_key_id: None,
+            session_created: None,
             role_arn: None,
         };
         assert!(matches!(

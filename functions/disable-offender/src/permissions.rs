@@ -17,6 +17,10 @@ pub const PERMISSIONS: &[Needs] = &[
         step: "deny a role's sessions",
         actions: &["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"],
     },
+    Needs {
+        step: "find who assumed the role, in CloudTrail's record of AssumeRole",
+        actions: &["cloudtrail:LookupEvents"],
+    },
 ];
 
 #[cfg(test)]

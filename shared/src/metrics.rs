@@ -19,11 +19,13 @@ pub struct Counts {
     pub held: u32,
     /// Remediations with at least one failed step, and cases that could not be verified.
     pub failed: u32,
+    /// Scheduled audits handled: a heartbeat alarm pages when none ran for a day.
+    pub audits: u32,
 }
 
 /// The EMF document for `counts`, dimensioned by function.
 pub fn document(function: &str, counts: Counts, at: SystemTime) -> Value {
-    let names = ["ActionsTaken", "ActionsHeld", "ActionsFailed"];
+    let names = ["ActionsTaken", "ActionsHeld", "ActionsFailed", "AuditsRun"];
     let metrics: Vec<Value> = names
         .iter()
         .map(|n| json!({"Name": n, "Unit": "Count"}))
@@ -41,7 +43,8 @@ pub fn document(function: &str, counts: Counts, at: SystemTime) -> Value {
         }),
     );
     doc.insert("Function".into(), json!(function));
-    for (name, value) in names.iter().zip([counts.taken, counts.held, counts.failed]) {
+    let values = [counts.taken, counts.held, counts.failed, counts.audits];
+    for (name, value) in names.iter().zip(values) {
         doc.insert((*name).into(), json!(value));
     }
     Value::Object(doc)
@@ -65,6 +68,7 @@ mod tests {
                 taken: 2,
                 held: 1,
                 failed: 0,
+                audits: 1,
             },
             SystemTime::UNIX_EPOCH,
         );
@@ -80,5 +84,6 @@ mod tests {
         assert_eq!(doc["ActionsTaken"], 2);
         assert_eq!(doc["ActionsHeld"], 1);
         assert_eq!(doc["ActionsFailed"], 0);
+        assert_eq!(doc["AuditsRun"], 1);
     }
 }

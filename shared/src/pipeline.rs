@@ -176,7 +176,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             if summary.cases.is_empty() {
                 summary.ignored = Some("no abandoned incident".into());
             }
-            return finish(fw, summary);
+            return finish(fw, summary, false);
         }
         let intake = r.intake(&trigger).await.map_err(|e| match e {
             IntakeError::Input(e) => HandleError::Input(e),
@@ -185,7 +185,13 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let cases = match intake {
             Intake::Ignore(reason) => {
                 summary.ignored = Some(reason);
-                return Ok(summary);
+                // An audit with nothing to audit still ran: its heartbeat counts it.
+                let audit = matches!(trigger, Trigger::Scheduled(_));
+                return if audit {
+                    finish(fw, summary, audit)
+                } else {
+                    Ok(summary)
+                };
             }
             Intake::Cases(cases) => cases,
             Intake::Some { cases, skipped } => {
@@ -213,7 +219,8 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             }
         }
         let refused = unsent.refused();
-        let summary = finish(fw, summary)?;
+        let audit = matches!(trigger, Trigger::Scheduled(_));
+        let summary = finish(fw, summary, audit)?;
         self.keep_for_retry(r, refused).await?;
         Ok(summary)
     }
@@ -948,8 +955,11 @@ async fn act_in_time<R: Remediation>(
 }
 
 /// Metrics and logs for every case; the answer, or the error that makes Lambda retry.
-fn finish(fw: &Framework, summary: Summary) -> Result<Summary, HandleError> {
-    let mut counts = Counts::default();
+fn finish(fw: &Framework, summary: Summary, audit: bool) -> Result<Summary, HandleError> {
+    let mut counts = Counts {
+        audits: u32::from(audit),
+        ..Counts::default()
+    };
     let mut retry = Vec::new();
     let mut unfinished = Vec::new();
     for case in &summary.cases {

@@ -73,27 +73,9 @@ impl Setup {
     }
     /// The quarantine group in the fleet's VPC (a sweep makes one in every VPC).
     async fn quarantine_group(&self) -> String {
-        let groups: Vec<String> = aws_sdk_ec2::Client::new(&self.account.sdk)
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("group-name")
-                    .values("tourniquet-quarantine")
-                    .build(),
-            )
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(&self.fleet.vpc)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("describe groups")
-            .security_groups()
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_owned))
-            .collect();
+        let groups =
+            fleet::groups_named_in(&self.account.sdk, "tourniquet-quarantine", &self.fleet.vpc)
+                .await;
         assert_eq!(
             groups.len(),
             1,

@@ -561,6 +561,31 @@ impl History {
         }
     }
 
+    /// Waits for its turn on `name`: tries the hold `tries` times, `pause` apart. False when
+    /// the turn did not come, or history cannot be reached (the caller goes on without it and
+    /// checks its own work).
+    pub async fn hold_in_turn(
+        &self,
+        name: &str,
+        holder: &str,
+        lease: Duration,
+        tries: u32,
+        pause: Duration,
+    ) -> bool {
+        for _ in 0..tries {
+            let now = SystemTime::now();
+            match self.hold(name, holder, now + lease, now).await {
+                Ok(true) => return true,
+                Ok(false) => tokio::time::sleep(pause).await,
+                Err(e) => {
+                    tracing::warn!(hold = %name, error = %e, "no hold: going on without it");
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
     /// Gives a hold back, if `holder` still has it.
     pub async fn unhold(&self, name: &str, holder: &str) -> Result<(), HistoryError> {
         let result = self

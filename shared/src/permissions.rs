@@ -124,6 +124,17 @@ pub fn mismatch(
     )
 }
 
+/// For each function's unit test: the template grants what the steps declare, nothing else.
+pub fn check(template: &str, logical_id: &str, function: &[Needs]) -> Result<(), String> {
+    match mismatch(template, logical_id, function) {
+        (extra, missing) if extra.is_empty() && missing.is_empty() => Ok(()),
+        (extra, missing) => Err(format!(
+            "{logical_id}: granted but declared by no step: {extra:?}; declared but not \
+             granted: {missing:?}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

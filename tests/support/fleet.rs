@@ -378,6 +378,31 @@ pub async fn interface_groups(sdk: &SdkConfig, eni: &str) -> Vec<String> {
 }
 
 /// Security groups with this name, with their inbound and outbound rule counts.
+/// The ids of the groups called `name` in `vpc`.
+pub async fn groups_named_in(sdk: &SdkConfig, name: &str, vpc: &str) -> Vec<String> {
+    ec2(sdk)
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(name)
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe groups")
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_owned))
+        .collect()
+}
+
 pub async fn groups_named(sdk: &SdkConfig, name: &str) -> Vec<(String, usize, usize)> {
     ec2(sdk)
         .describe_security_groups()

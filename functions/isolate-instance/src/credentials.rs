@@ -15,7 +15,7 @@
 //! instance.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::ProvideErrorMetadata;
@@ -31,6 +31,7 @@ const HOLD: Duration = Duration::from_secs(20);
 const TRIES: u32 = 10;
 /// Tries to take the hold, 200 ms apart: isolations on one role queue for up to 6 s.
 const HOLD_TRIES: u32 = 30;
+const PAUSE: Duration = Duration::from_millis(200);
 const STEP: &str = "role-deny";
 
 /// Deny everything to the sessions delivered to these instances.
@@ -113,22 +114,10 @@ async fn extend(iam: &Client, role: &str, instance_arn: &str) -> Result<bool, St
 /// The deny on one role, under the role's hold.
 async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str) -> Step {
     let name = format!("role-policy#{role}");
-    let mut held = false;
-    for _ in 0..HOLD_TRIES {
-        let now = SystemTime::now();
-        match history.hold(&name, instance_arn, now + HOLD, now).await {
-            Ok(true) => {
-                held = true;
-                break;
-            }
-            Ok(false) => tokio::time::sleep(Duration::from_millis(200)).await,
-            // History down: go on without the hold; the read-back still checks.
-            Err(e) => {
-                tracing::warn!(error = %e, "no hold on the role policy");
-                break;
-            }
-        }
-    }
+    // History down: it goes on without the hold; the read-back still checks.
+    let held = history
+        .hold_in_turn(&name, instance_arn, HOLD, HOLD_TRIES, PAUSE)
+        .await;
     let mut outcome = Err(format!(
         "{instance_arn} not seen in the policy after {TRIES} writes"
     ));
@@ -138,7 +127,7 @@ async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str
                 outcome = Ok(());
                 break;
             }
-            Ok(false) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Ok(false) => tokio::time::sleep(PAUSE).await,
             Err(e) => {
                 outcome = Err(e);
                 break;

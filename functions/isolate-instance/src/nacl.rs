@@ -11,7 +11,7 @@
 //! direction by default) is skipped with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, NetworkAcl, NetworkAclEntry, RuleAction};
@@ -236,21 +236,9 @@ async fn deny_in_turn(
 ) -> Step {
     let hold = format!("network-acl#{id}");
     let me = addresses.iter().next().cloned().unwrap_or_default();
-    let mut held = false;
-    for _ in 0..HOLD_TRIES {
-        let now = SystemTime::now();
-        match history.hold(&hold, &me, now + HOLD, now).await {
-            Ok(true) => {
-                held = true;
-                break;
-            }
-            Ok(false) => tokio::time::sleep(Duration::from_millis(200)).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "no hold on the network ACL");
-                break;
-            }
-        }
-    }
+    let held = history
+        .hold_in_turn(&hold, &me, HOLD, HOLD_TRIES, Duration::from_millis(200))
+        .await;
     let step = deny_in(ec2, id, addresses).await;
     if held && let Err(e) = history.unhold(&hold, &me).await {
         tracing::warn!(error = %e, "could not give the network ACL hold back; it runs out");

@@ -23,16 +23,27 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-install -d -m 0755 "$root/usr/local/sbin" "$root/etc/tourniquet" "$root/etc/pam.d"
+install -d -m 0755 "$root/usr/local/sbin" "$root/etc/tourniquet"
 install -m 0755 "$here/tourniquet-taint" "$root$hook"
 if [ ! -e "$root$skip_file" ]; then
   printf '# Users whose SSH logins do not taint this instance, one per line.\n' >"$root$skip_file"
   chmod 0644 "$root$skip_file"
 fi
-for user in "${skip_users[@]}"; do
+# ${a[@]+...}: an empty list under `set -u` on bash 4.2 (Amazon Linux 2).
+for user in ${skip_users[@]+"${skip_users[@]}"}; do
   grep -qxF "$user" "$root$skip_file" || printf '%s\n' "$user" >>"$root$skip_file"
 done
-# optional: a failure of the hook never denies a session.
-touch "$root$pam_file"
-grep -qxF "$pam_line" "$root$pam_file" || printf '%s\n' "$pam_line" >>"$root$pam_file"
+# Never create sshd's PAM file: a stack with only this line would deny every login (some
+# distributions keep the vendor stack elsewhere, /usr/lib/pam.d).
+if [ ! -f "$root$pam_file" ]; then
+  echo "$root$pam_file does not exist: add this line to sshd's PAM stack by hand:" >&2
+  echo "  $pam_line" >&2
+  exit 1
+fi
+if ! grep -qxF "$pam_line" "$root$pam_file"; then
+  # optional: a failure of the hook never denies a session. A last line without its newline
+  # is ended first, so that the two are not glued together.
+  [ -s "$root$pam_file" ] && [ -n "$(tail -c1 "$root$pam_file")" ] && printf '\n' >>"$root$pam_file"
+  printf '%s\n' "$pam_line" >>"$root$pam_file"
+fi
 echo "installed $hook; PAM: $pam_file; logins not counted: $skip_file"

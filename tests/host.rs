@@ -206,6 +206,13 @@ async fn with_instance_metadata_down_the_login_is_not_held() {
 #[test]
 fn the_installer_adds_the_pam_line_once_and_keeps_the_skip_list() {
     let dest = tempfile_path::TempPath::dir();
+    // sshd's stack as a distribution ships it, its last line without a newline.
+    std::fs::create_dir_all(format!("{}/etc/pam.d", dest.path())).expect("pam.d");
+    std::fs::write(
+        format!("{}/etc/pam.d/sshd", dest.path()),
+        "auth include system-remote-login\nsession include system-remote-login",
+    )
+    .expect("sshd stack");
     for _ in 0..2 {
         let status = Command::new(root().join("host/install.sh"))
             .args(["--skip-user", "breakglass"])
@@ -217,6 +224,10 @@ fn the_installer_adds_the_pam_line_once_and_keeps_the_skip_list() {
     let pam = std::fs::read_to_string(format!("{}/etc/pam.d/sshd", dest.path())).expect("pam");
     let line = "session optional pam_exec.so quiet /usr/local/sbin/tourniquet-taint";
     assert_eq!(pam.lines().filter(|l| *l == line).count(), 1, "{pam}");
+    assert!(
+        pam.contains("session include system-remote-login\n"),
+        "the last line is kept whole: {pam}"
+    );
     let skip = std::fs::read_to_string(format!("{}/etc/tourniquet/skip-users", dest.path()))
         .expect("skip");
     assert_eq!(
@@ -270,4 +281,18 @@ mod tempfile_path {
             let _ = std::fs::remove_file(&self.0);
         }
     }
+}
+
+#[test]
+fn the_installer_never_creates_an_sshd_stack() {
+    let dest = tempfile_path::TempPath::dir();
+    let status = Command::new(root().join("host/install.sh"))
+        .env("DESTDIR", dest.path())
+        .status()
+        .expect("run the installer");
+    assert!(!status.success(), "no sshd stack: the installer refuses");
+    assert!(
+        !std::path::Path::new(&format!("{}/etc/pam.d/sshd", dest.path())).exists(),
+        "a stack with only the hook would deny every login"
+    );
 }

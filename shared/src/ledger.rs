@@ -263,7 +263,8 @@ impl Ledger for History {
             .key("sk", s(req.resource))
             .update_expression(
                 "SET #state = :open, incident = :inc, delivery = :d, deliveries = :ds, \
-                 #function = :f, target = :t, opened_at = :now, lease_until = :lease",
+                 #function = :f, target = :t, opened_at = :now, lease_until = :lease \
+                 REMOVE unsent",
             )
             .condition_expression(
                 "attribute_not_exists(pk) OR (#state = :closed AND NOT contains(deliveries, :d))",
@@ -622,6 +623,7 @@ pub mod memory {
                         item.state = OPEN;
                         item.held = fresh;
                         item.deliveries = vec![req.delivery.to_owned()];
+                        item.unsent = None;
                         Lock::Opened {
                             remediated: item.remediated.clone(),
                         }

@@ -218,11 +218,12 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 case.notify_error = Some(error.clone());
             }
         }
-        let refused = unsent.refused();
+        // Kept before anything else can end the invocation: whatever makes Lambda retry, the
+        // retry sends them.
+        let kept = self.keep_for_retry(r, unsent.refused()).await;
         let audit = matches!(trigger, Trigger::Scheduled(_));
         let summary = finish(fw, summary, audit)?;
-        self.keep_for_retry(r, refused).await?;
-        Ok(summary)
+        kept.map(|()| summary)
     }
 
     /// The lease of an incident opened or taken over now: the deadline, plus a margin.
@@ -818,11 +819,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             body: vec![format!(
                 "The periodic sweep, preparing what {} needs ahead of time, found:\n{}",
                 r.action(),
-                lines
-                    .iter()
-                    .map(|l| format!("  - {l}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                crate::report::bullets(&lines)
             )],
             next_steps: vec![
                 "Find who made the change: CloudTrail events on the resources named above."

@@ -28,7 +28,8 @@ pub struct Verbs {
     pub done: &'static str,
 }
 
-fn bullets(lines: &[String]) -> String {
+/// Lines as a list in an e-mail.
+pub fn bullets(lines: &[String]) -> String {
     lines
         .iter()
         .map(|l| format!("  - {l}"))

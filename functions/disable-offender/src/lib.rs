@@ -296,6 +296,7 @@ impl Disabler {
         };
         let (arn, name) = match upstream::assumer(&self.cloudtrail, key, created, account).await {
             Assumer::User { arn, name } => (arn, name),
+            Assumer::Service(service) => return Upstream::Service(service),
             Assumer::Unknown(why) => return Upstream::Unknown(why),
         };
         let user = Principal::IamUser {
@@ -434,6 +435,13 @@ impl Disabler {
                 steps.extend(self.disable_user(name, active_keys).await);
                 steps
             }
+            Some(Upstream::Service(service)) => vec![Step::ok(
+                "upstream",
+                format!(
+                    "role {role} was assumed by {service} for its workload: nothing upstream \
+                     to disable; find what runs there"
+                ),
+            )],
             Some(Upstream::Unknown(why)) => vec![Step::critical(
                 "upstream",
                 format!(
@@ -742,6 +750,10 @@ impl Remediation for Disabler {
                     ));
                     undo.extend(user_undo(name, active_keys));
                 }
+                Upstream::Service(service) => plan.push(format!(
+                    "role {role_name} was assumed by {service} for its workload: nothing \
+                     upstream to disable"
+                )),
                 Upstream::Unknown(why) => plan.push(format!(
                     "whoever assumed role {role_name} is not disabled: {why}"
                 )),

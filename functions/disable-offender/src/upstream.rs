@@ -21,6 +21,9 @@ const PAGES: usize = 5;
 pub enum Assumer {
     /// An IAM user of the session's account: disabled with the session's role.
     User { arn: String, name: String },
+    /// An AWS service (Lambda, EC2) that assumes the role for its workload: nothing upstream
+    /// to disable; the role's sessions are denied.
+    Service(String),
     /// Not found, or not something this function disables: what is known, for a person.
     Unknown(String),
 }
@@ -34,6 +37,8 @@ pub enum Upstream {
         name: String,
         active_keys: Vec<String>,
     },
+    /// An AWS service, for its own workload: nothing upstream to disable.
+    Service(String),
     /// Not found, not a user of the account, or protected: a person must look.
     Unknown(String),
 }
@@ -67,6 +72,12 @@ pub fn classify(identity: &Value, account: &str) -> Assumer {
             "assumed by IAM user {arn} of account {}",
             owner.unwrap_or("unknown")
         )),
+        ("AWSService", _, _) => Assumer::Service(
+            identity["invokedBy"]
+                .as_str()
+                .unwrap_or("an AWS service")
+                .to_owned(),
+        ),
         _ => Assumer::Unknown(format!("assumed by a {kind} identity, {arn}")),
     }
 }
@@ -126,6 +137,11 @@ mod tests {
         let chained = json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/ci/x"});
         assert!(
             matches!(classify(&chained, "1"), Assumer::Unknown(w) if w.contains("AssumedRole identity"))
+        );
+        let service = json!({"type": "AWSService", "invokedBy": "lambda.amazonaws.com"});
+        assert_eq!(
+            classify(&service, "1"),
+            Assumer::Service("lambda.amazonaws.com".into())
         );
     }
 }

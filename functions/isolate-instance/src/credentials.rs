@@ -48,30 +48,30 @@ pub fn deny_document(instance_arns: &BTreeSet<String>) -> Value {
     })
 }
 
-/// The instances a Tourniquet policy denies, as IAM returns it.
-pub fn denied(encoded: &str) -> BTreeSet<String> {
-    let Some(doc) = tourniquet::iam::policy_document(encoded) else {
-        return BTreeSet::new();
-    };
-    let arns = doc
-        .get("Statement")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|st| {
-            st.get("Condition")?
-                .get("StringEquals")?
-                .get("ec2:SourceInstanceARN")
-        });
-    arns.flat_map(|v| match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    })
-    .collect()
+/// The instances a Tourniquet policy denies, as IAM returns it; `None` when it is not a
+/// policy of the shape Tourniquet writes, which is then never overwritten: that could
+/// release every instance it lists.
+pub fn denied(encoded: &str) -> Option<BTreeSet<String>> {
+    let doc = tourniquet::iam::policy_document(encoded)?;
+    let mut arns = BTreeSet::new();
+    for st in doc.get("Statement")?.as_array()? {
+        match st
+            .get("Condition")?
+            .get("StringEquals")?
+            .get("ec2:SourceInstanceARN")?
+        {
+            Value::String(s) => {
+                arns.insert(s.clone());
+            }
+            Value::Array(a) => {
+                for arn in a {
+                    arns.insert(arn.as_str()?.to_owned());
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(arns)
 }
 
 /// The instance profile's name, from its ARN (`…:instance-profile/path/name`).
@@ -89,7 +89,12 @@ async fn current(iam: &Client, role: &str) -> Result<BTreeSet<String>, String> {
         .send()
         .await
     {
-        Ok(out) => Ok(denied(out.policy_document())),
+        Ok(out) => denied(out.policy_document()).ok_or_else(|| {
+            format!(
+                "the inline policy {POLICY_NAME} of role {role} is not Tourniquet's shape: not \
+                 overwritten"
+            )
+        }),
         Err(e) if e.code() == Some("NoSuchEntity") => Ok(BTreeSet::new()),
         Err(e) => Err(format!("GetRolePolicy {role}: {}", sdk_message(&e))),
     }
@@ -218,11 +223,13 @@ mod tests {
             st["Condition"]["StringEquals"]["ec2:SourceInstanceARN"],
             json!([a, b])
         );
-        assert_eq!(denied(&doc.to_string()), arns);
+        assert_eq!(denied(&doc.to_string()), Some(arns));
         let single =
             json!({"Statement": [{"Condition": {"StringEquals": {"ec2:SourceInstanceARN": a}}}]});
-        assert_eq!(denied(&single.to_string()), BTreeSet::from([a]));
-        assert!(denied("not json").is_empty());
+        assert_eq!(denied(&single.to_string()), Some(BTreeSet::from([a])));
+        assert_eq!(denied("not json"), None);
+        let edited = json!({"Statement": [{"Effect": "Deny", "Action": "*"}]});
+        assert_eq!(denied(&edited.to_string()), None, "someone else's shape");
     }
 
     #[test]

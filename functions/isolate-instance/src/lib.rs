@@ -355,8 +355,12 @@ impl Remediation for Isolator {
                 inst.id, inst.state
             )));
         }
-        // A GuardDuty finding is its own evidence: it needs no taint tag.
-        let asks_by_taint = !matches!(ctx.trigger, Trigger::Finding(..));
+        // Only a taint asks by the tag: a GuardDuty finding is its own evidence, and the sweep
+        // finishes an incident some trigger opened.
+        let asks_by_taint = matches!(
+            ctx.trigger,
+            Trigger::ApiCall(..) | Trigger::TagChange(..) | Trigger::Direct(_)
+        );
         if asks_by_taint && !inst.tags.contains_key(&self.config.taint_key) {
             let gone = format!("{} no longer carries {}", inst.id, self.config.taint_key);
             if matches!(ctx.trigger, Trigger::Direct(_)) {

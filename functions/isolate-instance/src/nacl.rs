@@ -1,16 +1,20 @@
-//! Cutting at the subnet's edge what security groups cannot: AWS tracks flows through an NLB,
-//! a NAT gateway, a transit gateway, a Gateway Load Balancer or PrivateLink whatever the
-//! rules, so moving the interface to the quarantine group does not stop them. A network ACL
-//! is stateless: a deny entry for each of the instance's addresses, in both directions,
-//! numbered below the subnet's allow entries, stops every flow that crosses the subnet's
-//! edge. Traffic inside the subnet never meets the ACL; the security groups cover that.
+//! Cutting at the subnets' edges what security groups cannot: AWS tracks flows through an
+//! NLB, a NAT gateway, a transit gateway, a Gateway Load Balancer or PrivateLink whatever
+//! the rules, so moving the interface to the quarantine group does not stop them. Those all
+//! reach the instance from another subnet of its VPC (the NAT gateway's, the load balancer's,
+//! the endpoint's). A network ACL rule matches the source on the way in and the destination
+//! on the way out, so the instance's addresses are denied in every network ACL of the VPC:
+//! inbound, as a source, stops what the instance sends into another subnet; outbound, as a
+//! destination, stops what another subnet sends to it. Traffic inside the instance's own
+//! subnet never meets an ACL; the quarantine group covers it.
 //!
-//! Runs beside the critical path. Isolations in one subnet take turns on its ACL under a short
-//! hold in history, each reading it afresh, so no two pick the same rule number. Entries
-//! already there (an incident resumed) are kept, not added twice; a full ACL (20 entries per
-//! direction by default) is skipped with a warning.
+//! Runs beside the critical path. Isolations in one VPC take turns on each ACL under a short
+//! hold in history, each reading it afresh, so no two pick the same rule number; a conflict
+//! left by one that went on without its turn is planned again. Entries already there (an
+//! incident resumed) are kept, not added twice; a full ACL (20 entries per direction by
+//! default) is a failed step that says so.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ec2::Client;
@@ -28,6 +32,10 @@ const CATCH_ALL: i32 = 32767;
 /// An ACL is changed under a hold this long at most; turns are tried this often, 200 ms apart.
 const HOLD: Duration = Duration::from_secs(20);
 const HOLD_TRIES: u32 = 30;
+/// Plans made again when another isolation took a rule number first.
+const REPLANS: u32 = 3;
+/// EC2's error code for a rule number already in use.
+const TAKEN: &str = "NetworkAclEntryAlreadyExists";
 
 /// One deny entry to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +83,10 @@ pub fn plan(
     for egress in [false, true] {
         let direction: Vec<&NetworkAclEntry> = entries
             .iter()
-            .filter(|e| e.egress() == Some(egress) && e.rule_number() != Some(CATCH_ALL))
+            // The catch-all entries (32767, and 32768 for IPv6) are neither counted nor used.
+            .filter(|e| {
+                e.egress() == Some(egress) && e.rule_number().is_some_and(|n| n < CATCH_ALL)
+            })
             .collect();
         let denied: BTreeSet<&str> = direction
             .iter()
@@ -125,25 +136,16 @@ pub fn plan(
     Ok(out)
 }
 
-/// The instance's addresses, by subnet.
-fn addresses(inst: &Instance) -> BTreeMap<String, BTreeSet<String>> {
-    let mut by_subnet: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for eni in &inst.interfaces {
-        if let Some(subnet) = &eni.subnet_id {
-            by_subnet
-                .entry(subnet.clone())
-                .or_default()
-                .extend(eni.private_ips.iter().chain(&eni.ipv6).cloned());
-        }
-    }
-    by_subnet
+/// The instance's addresses, IPv4 and IPv6.
+fn addresses(inst: &Instance) -> BTreeSet<String> {
+    inst.interfaces
+        .iter()
+        .flat_map(|eni| eni.private_ips.iter().chain(&eni.ipv6).cloned())
+        .collect()
 }
 
-async fn acls_of_subnets(ec2: &Client, subnets: Vec<String>) -> Result<Vec<NetworkAcl>, String> {
-    let filter = Filter::builder()
-        .name("association.subnet-id")
-        .set_values(Some(subnets))
-        .build();
+async fn acls_of_vpc(ec2: &Client, vpc: &str) -> Result<Vec<NetworkAcl>, String> {
+    let filter = Filter::builder().name("vpc-id").values(vpc).build();
     ec2.describe_network_acls()
         .filters(filter)
         .send()
@@ -227,7 +229,7 @@ async fn deny_in(ec2: &Client, id: &str, addresses: &BTreeSet<String>) -> Step {
     }
 }
 
-/// [`deny_in`] in this ACL's turn.
+/// [`deny_in`] in this ACL's turn; planned again when a rule number was taken meanwhile.
 async fn deny_in_turn(
     ec2: &Client,
     history: &History,
@@ -239,34 +241,33 @@ async fn deny_in_turn(
     let held = history
         .hold_in_turn(&hold, &me, HOLD, HOLD_TRIES, Duration::from_millis(200))
         .await;
-    let step = deny_in(ec2, id, addresses).await;
+    let mut step = deny_in(ec2, id, addresses).await;
+    for _ in 0..REPLANS {
+        if step.ok || !step.detail.contains(TAKEN) {
+            break;
+        }
+        step = deny_in(ec2, id, addresses).await;
+    }
     if held && let Err(e) = history.unhold(&hold, &me).await {
         tracing::warn!(error = %e, "could not give the network ACL hold back; it runs out");
     }
     step
 }
 
-/// Deny entries in the network ACL of each of the instance's subnets.
+/// Deny entries for the instance's addresses in every network ACL of its VPC.
 pub async fn deny(ec2: &Client, history: &History, inst: &Instance) -> Vec<Step> {
-    let by_subnet = addresses(inst);
-    if by_subnet.is_empty() {
+    let addresses = addresses(inst);
+    let Some(vpc) = inst.vpc_id.as_deref().filter(|_| !addresses.is_empty()) else {
         return Vec::new();
-    }
-    let acls = match acls_of_subnets(ec2, by_subnet.keys().cloned().collect()).await {
+    };
+    let acls = match acls_of_vpc(ec2, vpc).await {
         Ok(a) => a,
         Err(e) => return vec![Step::failed("nacl", e)],
     };
     let per_acl = acls.iter().map(|acl| {
-        let addresses: BTreeSet<String> = acl
-            .associations()
-            .iter()
-            .filter_map(|a| a.subnet_id())
-            .filter_map(|s| by_subnet.get(s))
-            .flatten()
-            .cloned()
-            .collect();
         let id = acl.network_acl_id().unwrap_or_default().to_owned();
-        async move { deny_in_turn(ec2, history, &id, &addresses).await }
+        let addresses = &addresses;
+        async move { deny_in_turn(ec2, history, &id, addresses).await }
     });
     join_all(per_acl).await
 }

@@ -67,6 +67,17 @@ pub enum HistoryError {
     },
 }
 
+/// Whether a DynamoDB call failed only its condition: the answer "no" of a conditional
+/// write, not an error. One test for every operation.
+pub(crate) fn condition_failed<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
 /// The full message of an SDK error, including the service's own words.
 pub fn sdk_message<E, R>(err: &SdkError<E, R>) -> String
 where
@@ -475,12 +486,7 @@ impl History {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(self.err("PutItem (offense)", &e)),
         }
     }
@@ -551,12 +557,7 @@ impl History {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(self.err("PutItem (hold)", &e)),
         }
     }
@@ -600,12 +601,7 @@ impl History {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(self.err("DeleteItem (hold)", &e)),
         }
     }
@@ -641,12 +637,7 @@ impl History {
             .await;
         match result {
             Ok(_) => Ok(None),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                self.baseline(kind, name).await
-            }
+            Err(e) if condition_failed(&e) => self.baseline(kind, name).await,
             Err(e) => Err(self.err("PutItem (baseline once)", &e)),
         }
     }

@@ -19,7 +19,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use serde_json::Value;
 
 use crate::history::{
-    History, HistoryError, Incident, IncidentRecord, IncidentStatus, epoch_millis, n, s,
+    History, HistoryError, Incident, IncidentRecord, IncidentStatus, condition_failed,
+    epoch_millis, n, s,
 };
 use crate::notify::{Notification, Notifier, NotifyError};
 
@@ -193,17 +194,6 @@ fn decide(
     }
 }
 
-/// Whether an update failed only its condition.
-fn is_conditional(
-    e: &aws_sdk_dynamodb::error::SdkError<
-        UpdateItemError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-) -> bool {
-    e.as_service_error()
-        .is_some_and(UpdateItemError::is_conditional_check_failed_exception)
-}
-
 impl History {
     fn open_from(
         &self,
@@ -246,7 +236,7 @@ impl History {
         }
         match call.send().await {
             Ok(_) => Ok(()),
-            Err(e) if is_conditional(&e) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(self.err(operation, &e)),
         }
     }
@@ -379,7 +369,7 @@ impl Ledger for History {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if is_conditional(&e) => Ok(false),
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(self.err("UpdateItem (incident takeover)", &e)),
         }
     }

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::history::condition_failed;
 use crate::history::{History, epoch_millis, sdk_message};
 
 /// What a safeguard allows.
@@ -240,12 +241,7 @@ impl Safeguard {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(sdk_message(&e)),
         }
     }

@@ -450,6 +450,73 @@ async fn redelivery_acts_once_and_a_quarantined_instance_is_a_no_op() {
     assert!(s.account.notifications().await.is_empty());
 }
 
+/// A `DeleteTags` of the taint on `instance`, by the instance's own role session (the
+/// attacker on the box).
+fn delete_tags(id: &str, instance: &str) -> Value {
+    let mut v = sample("isolate-instance/delete-tags.json");
+    v["id"] = json!(id);
+    v["detail"]["requestParameters"]["resourcesSet"]["items"] = json!([{"resourceId": instance}]);
+    v
+}
+
+#[tokio::test]
+async fn a_taint_removed_before_isolation_names_who_removed_it_and_a_release_is_quiet() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let web = s.fleet.web.clone();
+    // Tainted, and the taint taken off before the function acted: the DeleteTags call names
+    // who did it.
+    let summary = s.deliver(&delete_tags("ev-untaint", &web[0])).await;
+    assert!(
+        matches!(summary.outcome_of(&web[0]), Some(Outcome::Noticed { .. })),
+        "{summary:?}"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].severity(), "WARNING");
+    assert!(
+        notes[0].subject.contains("taint removed"),
+        "{}",
+        notes[0].subject
+    );
+    assert!(
+        notes[0]
+            .message
+            .contains("arn:aws:sts::123456789012:assumed-role/bastion-role/i-0123456789abcdef0"),
+        "{}",
+        notes[0].message
+    );
+    // Isolated, then released: the taint comes off after the incident, and nobody is paged.
+    fleet::taint(sdk, &web[1..2], "Tainted").await;
+    let summary = s.deliver(&create_tags("ev-taint", &web[1..2])).await;
+    assert!(
+        matches!(
+            summary.outcome_of(&web[1]),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{summary:?}"
+    );
+    s.account.notifications().await;
+    aws_sdk_ec2::Client::new(sdk)
+        .delete_tags()
+        .resources(&web[1])
+        .tags(aws_sdk_ec2::types::Tag::builder().key("Tainted").build())
+        .send()
+        .await
+        .unwrap();
+    let summary = s.deliver(&delete_tags("ev-release", &web[1])).await;
+    assert!(
+        matches!(summary.outcome_of(&web[1]), Some(Outcome::NothingToDo { reason }) if reason.contains("a release")),
+        "{summary:?}"
+    );
+    assert!(s.account.notifications().await.is_empty());
+    // A DeleteTags of other keys asks nothing.
+    let mut other = delete_tags("ev-other", &web[2]);
+    other["detail"]["requestParameters"]["tagSet"]["items"] = json!([{"key": "Owner"}]);
+    let summary = s.deliver(&other).await;
+    assert!(summary.cases.is_empty(), "{summary:?}");
+}
+
 #[tokio::test]
 async fn events_that_ask_for_nothing_change_nothing() {
     let s = setup(&[]).await;
@@ -1427,7 +1494,24 @@ async fn fifty_tainted_with_a_limit_of_three_make_three_isolations_and_one_summa
     let sdk = &s.account.sdk;
     let many = launch(sdk, 50, &[]).await;
     fleet::taint(sdk, &many, "Tainted").await;
+    let before = s.account.requests();
     let summary = s.deliver(&create_tags("ev-fifty", &many)).await;
+    let after = s.account.requests();
+    let made = |op: &str| after.get(op).unwrap_or(&0) - before.get(op).unwrap_or(&0);
+    // The event's instances are read in one round, not once each.
+    println!(
+        "fifty-instance event: DescribeInstances {}, DescribeAutoScalingInstances {}, DescribeSecurityGroups {}, DescribeInstanceAttribute {}",
+        made("DescribeInstances"),
+        made("DescribeAutoScalingInstances"),
+        made("DescribeSecurityGroups"),
+        made("DescribeInstanceAttribute"),
+    );
+    assert_eq!(made("DescribeInstances"), 1);
+    assert_eq!(made("DescribeAutoScalingInstances"), 1);
+    assert!(
+        made("DescribeInstanceAttribute") <= 6,
+        "attributes are read for the isolated instances only, beside the cut"
+    );
     let isolated = summary
         .cases
         .iter()

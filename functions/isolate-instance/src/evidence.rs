@@ -5,7 +5,8 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, AttributeValue, EbsInstanceBlockDeviceSpecification,
-    InstanceBlockDeviceMappingSpecification, ResourceType, Tag, TagSpecification,
+    InstanceAttributeName, InstanceBlockDeviceMappingSpecification, ResourceType, Tag,
+    TagSpecification,
 };
 use futures_util::future::join_all;
 use tourniquet::Step;
@@ -24,7 +25,30 @@ fn step(name: &str, ok: &str, result: Result<(), String>) -> Step {
     }
 }
 
+/// The attribute's value before the step changed it, for the record and the release. Read in
+/// the step, beside the network cut, not before it; unreadable is said so, never guessed.
+async fn was(ec2: &Client, inst: &Instance, name: InstanceAttributeName) -> String {
+    let read = ec2
+        .describe_instance_attribute()
+        .instance_id(&inst.id)
+        .attribute(name.clone())
+        .send()
+        .await;
+    let value = read.ok().and_then(|a| match name {
+        InstanceAttributeName::DisableApiTermination => a
+            .disable_api_termination()
+            .and_then(AttributeBooleanValue::value)
+            .map(|on| if on { "on" } else { "off" }.to_owned()),
+        _ => a
+            .instance_initiated_shutdown_behavior()
+            .and_then(|v| v.value())
+            .map(str::to_owned),
+    });
+    value.unwrap_or_else(|| "unknown".to_owned())
+}
+
 async fn termination_protection(ec2: &Client, inst: &Instance) -> Step {
+    let before = was(ec2, inst, InstanceAttributeName::DisableApiTermination).await;
     let r = ec2
         .modify_instance_attribute()
         .instance_id(&inst.id)
@@ -33,12 +57,18 @@ async fn termination_protection(ec2: &Client, inst: &Instance) -> Step {
         .await;
     step(
         "termination-protection",
-        "on",
+        &format!("on (was {before})"),
         r.map(|_| ()).map_err(|e| sdk_message(&e)),
     )
 }
 
 async fn stop_on_shutdown(ec2: &Client, inst: &Instance) -> Step {
+    let before = was(
+        ec2,
+        inst,
+        InstanceAttributeName::InstanceInitiatedShutdownBehavior,
+    )
+    .await;
     let r = ec2
         .modify_instance_attribute()
         .instance_id(&inst.id)
@@ -47,7 +77,7 @@ async fn stop_on_shutdown(ec2: &Client, inst: &Instance) -> Step {
         .await;
     step(
         "shutdown-behaviour",
-        "stop",
+        &format!("stop (was {before})"),
         r.map(|_| ()).map_err(|e| sdk_message(&e)),
     )
 }

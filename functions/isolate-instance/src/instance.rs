@@ -1,14 +1,14 @@
-//! The live instance, read in one round of concurrent calls: everything the decision needs
-//! and everything history must keep to undo the isolation.
+//! The live instances of an event, read in one round of concurrent calls whatever their
+//! number: everything the decision needs and everything history must keep to undo the
+//! isolation.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, InstanceAttributeName};
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use tourniquet::history::sdk_message;
 
 use crate::Clients;
-use crate::groups::LiveGroup;
 
 /// A network interface and the security groups it had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,8 +44,6 @@ pub struct Instance {
     pub volumes: Vec<Volume>,
     pub instance_profile_arn: Option<String>,
     pub auto_scaling_group: Option<String>,
-    pub termination_protection: Option<bool>,
-    pub shutdown_behavior: Option<String>,
 }
 
 impl Instance {
@@ -73,68 +71,126 @@ impl Instance {
     }
 }
 
-/// What one round of reads found.
-pub enum Found {
-    Instance(Box<Instance>),
-    Missing,
-}
-
 /// The instance's ARN, in the partition of the function's own identity.
 fn instance_arn(partition: &str, region: &str, owner: &str, id: &str) -> String {
     format!("arn:{partition}:ec2:{region}:{owner}:instance/{id}")
 }
 
-/// Reads the instance, its Auto Scaling group, its attributes and the groups whose name
-/// starts with `group_prefix` (Tourniquet's, and any impostor's), all at once.
-pub async fn read(
+/// Ids per `DescribeInstances` filter: the API takes 200 values per filter.
+const IDS_PER_READ: usize = 200;
+/// Ids per `DescribeAutoScalingInstances`: the API takes 50.
+const IDS_PER_GROUP_READ: usize = 50;
+
+/// Reads every instance of `ids` and the Auto Scaling group of each, in one round of
+/// concurrent requests whatever their number: one `DescribeInstances` per 200 ids and one
+/// `DescribeAutoScalingInstances` per 50. Ids that name no instance are simply absent, so
+/// one missing id never fails the rest.
+pub async fn read_all(
     clients: &Clients,
     partition: &str,
-    id: &str,
-    group_prefix: &str,
-) -> Result<(Found, Vec<LiveGroup>), String> {
-    let ec2 = &clients.ec2;
-    let attribute = |name: InstanceAttributeName| {
-        ec2.describe_instance_attribute()
-            .instance_id(id)
-            .attribute(name)
-            .send()
-    };
-    let (described, asg, groups, protection, shutdown) = tokio::join!(
-        ec2.describe_instances().instance_ids(id).send(),
-        clients
-            .autoscaling
-            .describe_auto_scaling_instances()
-            .instance_ids(id)
-            .send(),
-        crate::groups::live(ec2, group_prefix),
-        attribute(InstanceAttributeName::DisableApiTermination),
-        attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior),
+    ids: &[String],
+) -> Result<BTreeMap<String, Instance>, String> {
+    let (described, groups) = tokio::join!(
+        describe(&clients.ec2, ids),
+        auto_scaling_groups(&clients.autoscaling, ids)
     );
-    let described = match described {
-        Ok(d) => d,
-        Err(e)
-            if e.as_service_error()
-                .and_then(|se| aws_sdk_ec2::error::ProvideErrorMetadata::code(se))
-                .is_some_and(|c| c == "InvalidInstanceID.NotFound") =>
-        {
-            return Ok((Found::Missing, Vec::new()));
-        }
-        Err(e) => return Err(format!("DescribeInstances {id}: {}", sdk_message(&e))),
-    };
-    let Some((owner, inst)) = described.reservations().iter().find_map(|r| {
-        r.instances()
-            .iter()
-            .find(|i| i.instance_id() == Some(id))
-            .map(|i| (r.owner_id().unwrap_or_default(), i))
-    }) else {
-        return Ok((Found::Missing, Vec::new()));
-    };
+    let (described, mut groups) = (described?, groups?);
     let region = clients
         .ec2
         .config()
         .region()
         .map(|r| r.to_string())
         .unwrap_or_default();
+    Ok(described
+        .iter()
+        .filter_map(|(owner, inst)| {
+            let id = inst.instance_id()?;
+            let arn = instance_arn(partition, &region, owner, id);
+            let group = groups.remove(id);
+            Some((id.to_owned(), from_sdk(inst, arn, group)))
+        })
+        .collect())
+}
+
+/// The instances among `ids`, each with the account that owns it.
+async fn describe(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> Result<Vec<(String, aws_sdk_ec2::types::Instance)>, String> {
+    let reads = ids.chunks(IDS_PER_READ).map(|chunk| async move {
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let out = ec2
+                .describe_instances()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("instance-id")
+                        .set_values(Some(chunk.to_vec()))
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeInstances: {}", sdk_message(&e)))?;
+            for r in out.reservations() {
+                let owner = r.owner_id().unwrap_or_default();
+                found.extend(r.instances().iter().map(|i| (owner.to_owned(), i.clone())));
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok::<_, String>(found),
+            }
+        }
+    });
+    let mut all = Vec::new();
+    for found in join_all(reads).await {
+        all.extend(found?);
+    }
+    Ok(all)
+}
+
+/// The Auto Scaling group of each of `ids` that is in one.
+async fn auto_scaling_groups(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    ids: &[String],
+) -> Result<BTreeMap<String, String>, String> {
+    let reads = ids.chunks(IDS_PER_GROUP_READ).map(|chunk| async move {
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let out = autoscaling
+                .describe_auto_scaling_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeAutoScalingInstances: {}", sdk_message(&e)))?;
+            found.extend(out.auto_scaling_instances().iter().filter_map(|a| {
+                Some((
+                    a.instance_id()?.to_owned(),
+                    a.auto_scaling_group_name()?.to_owned(),
+                ))
+            }));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok::<_, String>(found),
+            }
+        }
+    });
+    let mut all = BTreeMap::new();
+    for found in join_all(reads).await {
+        all.extend(found?);
+    }
+    Ok(all)
+}
+
+/// What history keeps of the instance, from the SDK's description.
+fn from_sdk(
+    inst: &aws_sdk_ec2::types::Instance,
+    arn: String,
+    auto_scaling_group: Option<String>,
+) -> Instance {
     let interfaces = inst
         .network_interfaces()
         .iter()
@@ -172,28 +228,9 @@ pub async fn read(
             })
         })
         .collect();
-    // Not fatal for the instance: without them the groups are treated as absent and made
-    // anew, never guessed.
-    let groups = groups.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "quarantine group lookup failed");
-        Vec::new()
-    });
-    let auto_scaling_group = match asg {
-        Ok(out) => out
-            .auto_scaling_instances()
-            .iter()
-            .find(|a| a.instance_id() == Some(id))
-            .and_then(|a| a.auto_scaling_group_name().map(str::to_owned)),
-        Err(e) => {
-            return Err(format!(
-                "DescribeAutoScalingInstances {id}: {}",
-                sdk_message(&e)
-            ));
-        }
-    };
-    let instance = Instance {
-        id: id.to_owned(),
-        arn: instance_arn(partition, &region, owner, id),
+    Instance {
+        id: inst.instance_id().unwrap_or_default().to_owned(),
+        arn,
         state: inst
             .state()
             .and_then(|s| s.name())
@@ -217,67 +254,9 @@ pub async fn read(
             .and_then(|p| p.arn())
             .map(str::to_owned),
         auto_scaling_group,
-        termination_protection: protection.ok().and_then(|a| {
-            a.disable_api_termination()
-                .and_then(AttributeBooleanValue::value)
-        }),
-        shutdown_behavior: shutdown.ok().and_then(|a| {
-            a.instance_initiated_shutdown_behavior()
-                .and_then(|v| v.value())
-                .map(str::to_owned)
-        }),
-    };
-    Ok((Found::Instance(Box::new(instance)), groups))
-}
-
-/// Events naming more instances than this are screened in one read before their cases run.
-pub const SCREEN_ABOVE: usize = 16;
-/// Ids per `DescribeInstances` filter: the API takes 200 values per filter.
-const IDS_PER_READ: usize = 200;
-
-/// Which of `ids` are instances that exist and are not terminated: one request per 200 ids,
-/// all at once. A filter, not `InstanceIds`, so that one missing id does not fail the rest.
-pub async fn existing(
-    ec2: &aws_sdk_ec2::Client,
-    ids: &[String],
-) -> Result<BTreeSet<String>, String> {
-    let reads = ids.chunks(IDS_PER_READ).map(|chunk| async move {
-        let mut found = Vec::new();
-        let mut token = None;
-        loop {
-            let out = ec2
-                .describe_instances()
-                .filters(
-                    aws_sdk_ec2::types::Filter::builder()
-                        .name("instance-id")
-                        .set_values(Some(chunk.to_vec()))
-                        .build(),
-                )
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| format!("DescribeInstances: {}", sdk_message(&e)))?;
-            found.extend(
-                out.reservations()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                    .filter(|i| {
-                        !matches!(
-                            i.state().and_then(|s| s.name()).map(|n| n.as_str()),
-                            Some("terminated")
-                        )
-                    })
-                    .filter_map(|i| i.instance_id().map(str::to_owned)),
-            );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok::<_, String>(found),
-            }
-        }
-    });
-    let mut all = BTreeSet::new();
-    for found in futures_util::future::join_all(reads).await {
-        all.extend(found?);
     }
-    Ok(all)
 }
+
+/// Events naming more instances than this are read in one round for the whole event, before
+/// their cases run; smaller ones are read case by case, beside the incident lock.
+pub const READ_AHEAD_ABOVE: usize = 16;

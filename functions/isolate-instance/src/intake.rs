@@ -49,26 +49,56 @@ fn set_items<'a>(
         .collect()
 }
 
-fn from_create_tags(call: &ApiCall, taint_key: &str) -> Result<Intake<()>, EventError> {
-    if call.event_name != "CreateTags" {
+/// Whether the call removed the taint: a `DeleteTags` naming the key, or naming no key at all
+/// (which deletes every tag of the resources).
+pub fn removes_taint(call: &ApiCall, taint_key: &str) -> Result<bool, EventError> {
+    if call.event_name != "DeleteTags" || call.error_code.is_some() {
+        return Ok(false);
+    }
+    let params = fields("detail.requestParameters", &call.request_parameters)?;
+    let keys = set_items(params, "tagSet", "detail.requestParameters.tagSet.items[]")?;
+    if keys.is_empty() {
+        return Ok(true);
+    }
+    for tag in keys {
+        if tag.str("key")? == taint_key {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A `CreateTags` that sets the taint asks to isolate; a `DeleteTags` that removes it is
+/// checked, so that a taint removed before isolation is told with who removed it.
+fn from_tag_call(call: &ApiCall, taint_key: &str) -> Result<Intake<()>, EventError> {
+    let verb = match call.event_name.as_str() {
+        "CreateTags" => "tagged",
+        "DeleteTags" => "untagged",
+        other => {
+            return Ok(Intake::Ignore(format!(
+                "{other} is neither CreateTags nor DeleteTags"
+            )));
+        }
+    };
+    if let Some(code) = &call.error_code {
         return Ok(Intake::Ignore(format!(
-            "{} is not CreateTags",
+            "the {} call failed ({code}): nothing was {verb}",
             call.event_name
         )));
     }
-    if let Some(code) = &call.error_code {
-        return Ok(Intake::Ignore(format!(
-            "the CreateTags call failed ({code}): nothing was tagged"
-        )));
-    }
     let params = fields("detail.requestParameters", &call.request_parameters)?;
-    let mut tainted = false;
-    for tag in set_items(params, "tagSet", "detail.requestParameters.tagSet.items[]")? {
-        tainted |= tag.str("key")? == taint_key;
-    }
-    if !tainted {
+    let concerned = if verb == "tagged" {
+        let mut tainted = false;
+        for tag in set_items(params, "tagSet", "detail.requestParameters.tagSet.items[]")? {
+            tainted |= tag.str("key")? == taint_key;
+        }
+        tainted
+    } else {
+        removes_taint(call, taint_key)?
+    };
+    if !concerned {
         return Ok(Intake::Ignore(format!(
-            "the tags set do not include {taint_key}"
+            "the tags {verb} do not include {taint_key}"
         )));
     }
     let mut ids = Vec::new();
@@ -83,9 +113,9 @@ fn from_create_tags(call: &ApiCall, taint_key: &str) -> Result<Intake<()>, Event
         }
     }
     if ids.is_empty() {
-        return Ok(Intake::Ignore(
-            "no instance among the tagged resources".into(),
-        ));
+        return Ok(Intake::Ignore(format!(
+            "no instance among the {verb} resources"
+        )));
     }
     cases(ids, "detail.requestParameters.resourcesSet")
 }
@@ -162,7 +192,7 @@ pub fn intake(trigger: &Trigger, config: &IsolateConfig) -> Result<Intake<()>, E
     let taint_key = config.taint_key.as_str();
     match trigger {
         Trigger::Finding(_, finding) => from_finding(finding, config),
-        Trigger::ApiCall(_, call) => from_create_tags(call, taint_key),
+        Trigger::ApiCall(_, call) => from_tag_call(call, taint_key),
         Trigger::TagChange(envelope, change) => {
             from_tag_change(&envelope.resources, change, taint_key)
         }
@@ -221,6 +251,26 @@ mod tests {
             "detail": {"id": "f1", "type": finding_type, "severity": severity, "title": "x",
                 "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": A}},
                 "service": {"additionalInfo": {"sample": sample}}}})
+    }
+
+    #[test]
+    fn a_delete_tags_that_removes_the_taint_is_a_case() {
+        let untag = |keys: &[&str]| {
+            let mut v = create_tags(&[A, "vol-1"], keys, None);
+            v["detail"]["eventName"] = json!("DeleteTags");
+            v
+        };
+        assert_eq!(ids(run(&untag(&["Tainted"])).unwrap()), vec![A]);
+        // No key named: every tag of the resources is deleted, the taint with them.
+        assert_eq!(ids(run(&untag(&[])).unwrap()), vec![A]);
+        assert!(
+            matches!(run(&untag(&["Owner"])).unwrap(), Intake::Ignore(r) if r.contains("untagged"))
+        );
+        let mut failed = untag(&["Tainted"]);
+        failed["detail"]["errorCode"] = json!("UnauthorizedOperation");
+        assert!(
+            matches!(run(&failed).unwrap(), Intake::Ignore(r) if r.contains("nothing was untagged"))
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! isolate-instance: contain an EC2 instance tagged `Tainted`.
 //!
 //! The critical path, event to quarantine on every interface, is four dependent rounds of
-//! AWS calls: (1) read the instance, its group and attributes, the quarantine groups, the
+//! AWS calls: (1) read the instance, its Auto Scaling group, the quarantine groups, the
 //! dedupe key and the safeguard's slots, all at once; (2) take the safeguard slot and record
 //! the state before, at once; (3) every interface to the allow-all group while the instance
 //! leaves its Auto Scaling group; (4) every interface to the quarantine group. Evidence,
@@ -18,11 +18,15 @@ pub mod nacl;
 pub mod network;
 pub mod permissions;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tourniquet::console::{self, Link};
-use tourniquet::history::rfc3339;
+use tourniquet::history::{IncidentStatus, rfc3339};
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Remediation, Severity, Step, Subject, Trigger,
@@ -31,7 +35,7 @@ use tourniquet::{
 
 pub use config::IsolateConfig;
 use groups::Known;
-use instance::{Found, Instance};
+use instance::Instance;
 
 pub const FUNCTION: &str = "isolate-instance";
 /// The tag that marks a quarantined instance.
@@ -56,6 +60,25 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancing::Client::new(sdk),
             iam: aws_sdk_iam::Client::new(sdk),
         }
+    }
+}
+
+/// What the event's one read found for a case, moments before (an event naming many
+/// instances), or nothing: the case reads its instance itself. Never kept in history: a
+/// resumed incident reads the live state again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen(pub Option<Arc<(Instance, Known)>>);
+
+impl Serialize for Seen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_unit()
+    }
+}
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(Self(None))
     }
 }
 
@@ -88,36 +111,57 @@ impl Isolator {
         }
     }
 
-    /// The live instance, the groups of Tourniquet's names and history's record of which are
+    /// The live instances, the groups of Tourniquet's names and history's record of which are
     /// its own, in one round.
-    async fn read(&self, id: &str) -> Result<(Found, Known), VerifyError> {
-        let (live, records) = tokio::join!(
-            instance::read(
-                &self.clients,
-                &self.partition,
-                id,
-                &self.config.quarantine_group
-            ),
+    async fn read(&self, ids: &[String]) -> Result<(BTreeMap<String, Instance>, Known), String> {
+        let (live, groups, records) = tokio::join!(
+            instance::read_all(&self.clients, &self.partition, ids),
+            groups::live(&self.clients.ec2, &self.config.quarantine_group),
             self.history.baselines(groups::HISTORY_KIND)
         );
-        let (found, groups) = live.map_err(VerifyError)?;
-        let records = records.map_err(|e| VerifyError(e.to_string()))?;
-        Ok((found, Known::new(groups, records)))
+        // Without the groups they are treated as absent and made anew, never guessed.
+        let groups = groups.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "quarantine group lookup failed");
+            Vec::new()
+        });
+        let records = records.map_err(|e| e.to_string())?;
+        Ok((live?, Known::new(groups, records)))
     }
 
-    /// Keeps the cases of instances that exist, read in one round for the whole event, so that
-    /// an event naming 1000 ids spends nothing on those that are not there.
-    async fn screen(&self, cases: Vec<Case<()>>) -> Result<Intake<()>, IntakeError> {
-        let ids: Vec<String> = cases.iter().map(|c| c.resource.clone()).collect();
-        let live = instance::existing(&self.clients.ec2, &ids)
+    /// One case's live instance: read ahead with its event's, or now.
+    async fn live(&self, case: &Case<Seen>) -> Result<(Option<Instance>, Known), VerifyError> {
+        if let Some(seen) = &case.target.0 {
+            let (inst, known) = seen.as_ref();
+            return Ok((Some(inst.clone()), known.clone()));
+        }
+        let (mut found, known) = self
+            .read(std::slice::from_ref(&case.resource))
             .await
-            .map_err(IntakeError::Unavailable)?;
-        let (kept, gone): (Vec<_>, Vec<_>) =
-            cases.into_iter().partition(|c| live.contains(&c.resource));
+            .map_err(VerifyError)?;
+        Ok((found.remove(&case.resource), known))
+    }
+
+    /// Reads the instances of an event naming many in one round, so that an event naming 1000
+    /// ids spends a handful of requests on all of them, and keeps the cases of those that
+    /// exist with what was read.
+    async fn read_ahead(&self, cases: Vec<Case<()>>) -> Result<Intake<Seen>, IntakeError> {
+        let ids: Vec<String> = cases.iter().map(|c| c.resource.clone()).collect();
+        let (mut live, known) = self.read(&ids).await.map_err(IntakeError::Unavailable)?;
+        let mut kept = Vec::new();
+        let mut gone = Vec::new();
+        for case in cases {
+            match live.remove(&case.resource) {
+                Some(inst) if inst.state != "terminated" => kept.push(Case {
+                    target: Seen(Some(Arc::new((inst, known.clone())))),
+                    resource: case.resource,
+                }),
+                _ => gone.push(case.resource),
+            }
+        }
         if gone.is_empty() {
             return Ok(Intake::Cases(kept));
         }
-        let named: Vec<&str> = gone.iter().take(20).map(|c| c.resource.as_str()).collect();
+        let named: Vec<&str> = gone.iter().take(20).map(String::as_str).collect();
         let skipped = format!(
             "{} named instance(s) do not exist or are terminated: {}{}",
             gone.len(),
@@ -131,6 +175,69 @@ impl Isolator {
         Ok(Intake::Some {
             cases: kept,
             skipped,
+        })
+    }
+
+    /// A `DeleteTags` took the taint off. After Tourniquet isolated the instance that is the
+    /// release; before, the taint never took effect, perhaps removed by the attacker on the
+    /// box, and a person is told who removed it, as CloudTrail recorded the call.
+    async fn taint_removed(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<Seen>,
+    ) -> Result<Verdict<Target>, VerifyError> {
+        let (live, incidents) =
+            tokio::join!(self.live(case), self.history.incidents(&case.resource));
+        let (found, _) = live?;
+        let incidents = incidents.map_err(|e| VerifyError(e.to_string()))?;
+        let who = ctx
+            .actor
+            .map(|p| p.display_arn().to_owned())
+            .unwrap_or_else(|| "an unknown principal".to_owned());
+        let key = &self.config.taint_key;
+        match found {
+            None => {
+                return Ok(Verdict::NothingToDo(format!(
+                    "{} does not exist",
+                    case.resource
+                )));
+            }
+            Some(inst) if inst.tags.contains_key(key) => {
+                return Ok(Verdict::NothingToDo(format!(
+                    "{} carries {key} again",
+                    inst.id
+                )));
+            }
+            Some(_) => {}
+        }
+        // Isolated, or under way: an incident that acted.
+        let acted = [
+            IncidentStatus::Remediated,
+            IncidentStatus::Partial,
+            IncidentStatus::InProgress,
+        ]
+        .map(IncidentStatus::as_str);
+        let isolated = incidents
+            .iter()
+            .rev()
+            .find(|i| i.action == self.action() && acted.contains(&i.status.as_str()));
+        if let Some(i) = isolated {
+            return Ok(Verdict::NothingToDo(format!(
+                "{who} removed {key} from {} after Tourniquet isolated it (incident {}): a release",
+                case.resource, i.delivery_id
+            )));
+        }
+        Ok(Verdict::Notice {
+            severity: Severity::Warning,
+            headline: format!("taint removed before isolation: {} by {who}", case.resource),
+            detail: format!(
+                "{who} removed {key} from {} before Tourniquet isolated it, so nothing was done. \
+                 If that principal is not a person who meant to withdraw the taint (the \
+                 instance's own role, an unknown user), treat it as the attacker: tag the \
+                 instance again and look at what that principal did.",
+                case.resource
+            ),
+            facts: json!({"instance": case.resource, "taint_key": key, "removed_by": who}),
         })
     }
 
@@ -251,7 +358,9 @@ impl Isolator {
         );
         undo.push(format!(
             "aws ec2 modify-instance-attribute --instance-id {} --no-disable-api-termination \
-             (once the evidence is kept), and remove the tag {STATUS_TAG}",
+             (once the evidence is kept; unless the termination-protection step says it was \
+             on), the shutdown behaviour back to what the shutdown-behaviour step says it was, \
+             and remove the tag {STATUS_TAG}",
             inst.id
         ));
         undo
@@ -304,7 +413,7 @@ impl Isolator {
 }
 
 impl Remediation for Isolator {
-    type Target = ();
+    type Target = Seen;
     type Subject = Target;
 
     fn action(&self) -> &'static str {
@@ -325,29 +434,45 @@ impl Remediation for Isolator {
         Some(&self.safeguard)
     }
 
-    async fn intake(&self, trigger: &Trigger) -> Result<Intake<()>, IntakeError> {
-        match intake::intake(trigger, &self.config)? {
-            Intake::Cases(cases) if cases.len() > instance::SCREEN_ABOVE => {
-                self.screen(cases).await
+    async fn intake(&self, trigger: &Trigger) -> Result<Intake<Seen>, IntakeError> {
+        let unread = |cases: Vec<Case<()>>| {
+            cases
+                .into_iter()
+                .map(|c| Case {
+                    resource: c.resource,
+                    target: Seen(None),
+                })
+                .collect()
+        };
+        Ok(match intake::intake(trigger, &self.config)? {
+            Intake::Cases(cases) if cases.len() > instance::READ_AHEAD_ABOVE => {
+                self.read_ahead(cases).await?
             }
-            other => Ok(other),
-        }
+            Intake::Cases(cases) => Intake::Cases(unread(cases)),
+            Intake::Some { cases, skipped } => Intake::Some {
+                cases: unread(cases),
+                skipped,
+            },
+            Intake::Ignore(why) => Intake::Ignore(why),
+        })
     }
 
     async fn verify(
         &self,
         ctx: &Context<'_>,
-        case: &Case<()>,
+        case: &Case<Seen>,
     ) -> Result<Verdict<Target>, VerifyError> {
-        let (found, groups) = self.read(&case.resource).await?;
-        let inst = match found {
-            Found::Missing => {
-                return Ok(Verdict::NothingToDo(format!(
-                    "{} does not exist",
-                    case.resource
-                )));
-            }
-            Found::Instance(inst) => *inst,
+        if let Trigger::ApiCall(_, call) = ctx.trigger
+            && call.event_name == "DeleteTags"
+        {
+            return self.taint_removed(ctx, case).await;
+        }
+        let (found, groups) = self.live(case).await?;
+        let Some(inst) = found else {
+            return Ok(Verdict::NothingToDo(format!(
+                "{} does not exist",
+                case.resource
+            )));
         };
         if matches!(inst.state.as_str(), "terminated" | "shutting-down") {
             return Ok(Verdict::NothingToDo(format!(
@@ -373,8 +498,9 @@ impl Remediation for Isolator {
                 headline: format!("taint removed before isolation: {}", inst.id),
                 detail: format!(
                     "{gone}: the tag was removed after it was set and before it could be acted \
-                     on, so nothing was done. Find who removed it (CloudTrail DeleteTags on \
-                     {}), and tag it again if the taint was real.",
+                     on, so nothing was done. A separate notice names who removed it once \
+                     CloudTrail reports the DeleteTags call on {}; tag it again if the taint \
+                     was real.",
                     inst.id
                 ),
                 facts: json!({"instance": inst.id, "taint_key": self.config.taint_key}),
@@ -438,14 +564,14 @@ impl Remediation for Isolator {
     async fn resume(
         &self,
         ctx: &Context<'_>,
-        case: &Case<()>,
+        case: &Case<Seen>,
         before: &serde_json::Value,
     ) -> Result<Verdict<Target>, VerifyError> {
         let original: Instance = serde_json::from_value(before.clone())
             .map_err(|e| VerifyError(format!("the recorded state before is unreadable: {e}")))?;
-        let (found, groups) = self.read(&case.resource).await?;
+        let (found, groups) = self.live(case).await?;
         let inst = match found {
-            Found::Instance(inst) if inst.state != "terminated" => *inst,
+            Some(inst) if inst.state != "terminated" => inst,
             _ => {
                 return Ok(Verdict::NothingToDo(format!(
                     "{} no longer exists or is terminated",
@@ -467,7 +593,7 @@ impl Remediation for Isolator {
         }))
     }
 
-    async fn act(&self, ctx: &Context<'_>, _: &Case<()>, target: &Target) -> Vec<Step> {
+    async fn act(&self, ctx: &Context<'_>, _: &Case<Seen>, target: &Target) -> Vec<Step> {
         let inst = &target.instance;
         let ec2 = &self.clients.ec2;
         let containment = async {

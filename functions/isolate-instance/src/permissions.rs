@@ -8,7 +8,6 @@ pub const PERMISSIONS: &[Needs] = &[
         step: "read the instance, its Auto Scaling group and Tourniquet's groups",
         actions: &[
             "ec2:DescribeInstances",
-            "ec2:DescribeInstanceAttribute",
             "ec2:DescribeSecurityGroups",
             "autoscaling:DescribeAutoScalingInstances",
         ],
@@ -48,6 +47,7 @@ pub const PERMISSIONS: &[Needs] = &[
     Needs {
         step: "evidence and the status tag",
         actions: &[
+            "ec2:DescribeInstanceAttribute",
             "ec2:ModifyInstanceAttribute",
             "ec2:DescribeSnapshots",
             "ec2:CreateSnapshot",

@@ -421,3 +421,152 @@ async fn with_history_down_a_stopped_trail_logs_again_and_a_human_is_woken() {
         "left for the audit once history is back"
     );
 }
+
+#[tokio::test]
+async fn a_changed_notification_topic_is_restored_and_never_becomes_the_baseline() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    let topic = aws_sdk_sns::Client::new(&s.account.sdk)
+        .create_topic()
+        .name("somebody-elses")
+        .send()
+        .await
+        .unwrap();
+    // Changed with no event the function saw; the audit finds it.
+    s.ct.update_trail()
+        .name(TRAIL)
+        .sns_topic_name(topic.topic_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let summary = s.audit("audit-2").await;
+    let steps = healed(&summary);
+    assert!(
+        steps.iter().any(|st| st.ok
+            && st.name == "update-trail"
+            && st.detail.contains("notification topic")),
+        "{steps:?}"
+    );
+    let live = s.trail().await.unwrap();
+    assert!(
+        live.sns_topic_arn().unwrap_or_default().is_empty(),
+        "{live:?}"
+    );
+    let baselines = s.account.history_with("BASELINE#trail").await;
+    assert!(
+        !format!("{baselines:?}").contains("somebody-elses"),
+        "the weakened configuration was not kept as known good"
+    );
+}
+
+#[tokio::test]
+async fn advanced_selectors_that_exclude_a_source_are_restored() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    s.ct.put_event_selectors()
+        .trail_name(TRAIL)
+        .advanced_event_selectors(
+            aws_sdk_cloudtrail::types::AdvancedEventSelector::builder()
+                .field_selectors(
+                    aws_sdk_cloudtrail::types::AdvancedFieldSelector::builder()
+                        .field("eventCategory")
+                        .equals("Management")
+                        .build()
+                        .unwrap(),
+                )
+                .field_selectors(
+                    aws_sdk_cloudtrail::types::AdvancedFieldSelector::builder()
+                        .field("eventSource")
+                        .not_equals("cloudtrail.amazonaws.com")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let summary = s
+        .deliver(&sample(
+            "heal-cloudtrail/put-event-selectors-advanced-exclude.json",
+        ))
+        .await;
+    assert!(
+        s.account.notifications().await[0]
+            .message
+            .contains("management events from cloudtrail.amazonaws.com excluded")
+    );
+    assert!(
+        healed(&summary)
+            .iter()
+            .any(|st| st.ok && st.name == "event-selectors"),
+        "{summary:?}"
+    );
+    let selectors =
+        s.ct.get_event_selectors()
+            .trail_name(TRAIL)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        selectors.event_selectors()[0].include_management_events(),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn a_trail_that_cannot_deliver_wakes_a_human_naming_the_error() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    // The emulator never fails a delivery: its wrapper answers GetTrailStatus as AWS does
+    // when the bucket's policy denies CloudTrail.
+    s.account
+        .set_faults(json!([{"operation": "GetTrailStatus", "answer": {
+            "IsLogging": true,
+            "LatestDeliveryError": "AccessDenied",
+            "LatestDeliveryTime": 1795900000
+        }}]));
+    let summary = s.audit("audit-2").await;
+    s.account.set_faults(json!([]));
+    let steps = match summary.outcome_of(ARN) {
+        Some(Outcome::Partial { steps }) => steps.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        steps
+            .iter()
+            .any(|st| !st.ok && st.name == "delivery" && st.detail.contains("AccessDenied")),
+        "{steps:?}"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(notes[0].message.contains("AccessDenied"));
+    // The failing trail never became the known good one.
+    let baselines = s.account.history_with("BASELINE#trail").await;
+    assert!(!format!("{baselines:?}").contains("AccessDenied"));
+}
+
+#[tokio::test]
+async fn only_the_audit_keeps_a_baseline() {
+    let s = setup(&[]).await;
+    // No audit yet: an event finds the trail weakened and nothing to restore it to.
+    s.ct.update_trail()
+        .name(TRAIL)
+        .enable_log_file_validation(false)
+        .send()
+        .await
+        .unwrap();
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/update-trail-validation-off.json"))
+        .await;
+    assert!(
+        matches!(summary.outcome_of(ARN), Some(Outcome::Noticed { .. })),
+        "{summary:?}"
+    );
+    assert!(s.account.history_with("BASELINE#trail").await.is_empty());
+    let notes = s.account.notifications().await;
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(notes[0].message.contains("log file validation turned off"));
+}

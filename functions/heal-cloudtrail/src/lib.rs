@@ -182,8 +182,8 @@ impl Healer {
             return Ok(None);
         };
         let missing = |code: Option<&str>| code == Some("TrailNotFoundException");
-        let logging = match status {
-            Ok(s) => s.is_logging().unwrap_or(false),
+        let status = match status {
+            Ok(s) => s,
             Err(e) if missing(e.code()) => return Ok(None),
             Err(e) => return Err(format!("GetTrailStatus: {}", sdk_message(&e))),
         };
@@ -192,7 +192,7 @@ impl Healer {
             Err(e) if missing(e.code()) => return Ok(None),
             Err(e) => return Err(format!("GetEventSelectors: {}", sdk_message(&e))),
         };
-        Ok(Some(TrailConfig::from_sdk(live, trail, selectors, logging)))
+        Ok(Some(TrailConfig::from_sdk(live, trail, selectors, &status)))
     }
 
     async fn baseline(&self, trail: &TrailRef) -> Result<Option<TrailConfig>, String> {
@@ -208,13 +208,6 @@ impl Healer {
                 None
             }
         }))
-    }
-
-    async fn keep_baseline(&self, ctx: &Context<'_>, config: &TrailConfig) {
-        let value = json!(config);
-        if let Err(e) = self.put_baseline(ctx, &config.trail.arn, &value).await {
-            tracing::error!(error = %e, "could not refresh the trail baseline");
-        }
     }
 
     async fn put_baseline(
@@ -322,29 +315,21 @@ impl Healer {
         }
     }
 
+    /// One `UpdateTrail` with every setting that differs from the baseline, from the table
+    /// of settings.
     async fn restore_settings(&self, ct: &Client, live: &TrailConfig, b: &TrailConfig) -> Step {
-        // An empty string removes a setting the attacker added (a KMS key, a log group).
-        let or_remove = |want: &Option<String>, have: &Option<String>| match (want, have) {
-            (Some(w), _) => Some(w.clone()),
-            (None, Some(_)) => Some(String::new()),
-            (None, None) => None,
-        };
-        let result = ct
-            .update_trail()
-            .name(&b.trail.name)
-            .s3_bucket_name(&b.bucket)
-            .set_s3_key_prefix(or_remove(&b.prefix, &live.prefix))
-            .set_sns_topic_name(or_remove(&b.sns_topic, &live.sns_topic))
-            .include_global_service_events(b.global_events)
-            .is_multi_region_trail(b.multi_region)
-            .enable_log_file_validation(b.log_file_validation)
-            .set_kms_key_id(or_remove(&b.kms_key, &live.kms_key))
-            .set_cloud_watch_logs_log_group_arn(or_remove(&b.log_group, &live.log_group))
-            .set_cloud_watch_logs_role_arn(or_remove(&b.log_role, &live.log_role))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Step::ok("update-trail", "settings restored from the baseline"),
+        let differing = live.differing(b);
+        let update = differing
+            .iter()
+            .fold(ct.update_trail().name(&b.trail.name), |call, setting| {
+                (setting.restore)(call, (setting.of)(b))
+            });
+        let words: Vec<&str> = differing.iter().map(|s| s.words).collect();
+        match update.send().await {
+            Ok(_) => Step::ok(
+                "update-trail",
+                format!("restored from the baseline: {}", words.join(", ")),
+            ),
             Err(e) => Step::critical("update-trail", sdk_message(&e)),
         }
     }
@@ -427,6 +412,9 @@ impl Remediation for Healer {
             (Err(e), _) => return Err(VerifyError(e)),
         };
         let failed_call = matches!(ctx.trigger, Trigger::ApiCall(_, c) if c.error_code.is_some());
+        // Only the audit keeps a configuration as the last known good one: an event may come
+        // from the attacker's own change, and a first baseline taken then would be theirs.
+        let audit = matches!(ctx.trigger, Trigger::Scheduled(_));
         match (live, baseline) {
             (None, Some(baseline)) => {
                 let summary = format!("trail {} was deleted", trail.name);
@@ -448,7 +436,14 @@ impl Remediation for Healer {
             }),
             (Some(live), Some(baseline)) => {
                 let problems = weaknesses(&live, &baseline);
+                if problems.is_empty() && !audit {
+                    return Ok(Verdict::AlreadyRemediated(format!(
+                        "trail {} is as its last known good configuration, or stronger",
+                        trail.name
+                    )));
+                }
                 if problems.is_empty() {
+                    // Never weaker than the baseline: what it adds becomes known good.
                     return Ok(Verdict::Healthy {
                         reason: format!("trail {} is healthy (baseline refreshed)", trail.name),
                         known_good: json!(live),
@@ -461,13 +456,48 @@ impl Remediation for Healer {
                 };
                 Ok(self.subject(trail, heal, summary, &problems))
             }
-            (Some(live), None) if live.logging => Ok(Verdict::Healthy {
-                reason: format!(
-                    "trail {} is logging; no earlier baseline, this one recorded",
-                    trail.name
-                ),
-                known_good: json!(live),
-            }),
+            (Some(live), None) if live.logging && audit && live.delivery_error.is_none() => {
+                Ok(Verdict::Healthy {
+                    reason: format!(
+                        "trail {} is logging; no earlier baseline, this one recorded",
+                        trail.name
+                    ),
+                    known_good: json!(live),
+                })
+            }
+            (Some(live), None) if live.logging => {
+                let changed = match ctx.trigger {
+                    Trigger::ApiCall(_, call) => {
+                        trail::weakenings_of(&call.event_name, &call.request_parameters)
+                    }
+                    _ => Vec::new(),
+                };
+                if changed.is_empty() && live.delivery_error.is_none() {
+                    return Ok(Verdict::NothingToDo(format!(
+                        "trail {} is logging; no known good configuration yet (the audit \
+                         records one)",
+                        trail.name
+                    )));
+                }
+                let mut what = changed;
+                what.extend(
+                    live.delivery_error
+                        .iter()
+                        .map(|e| format!("logs not delivered: {e}")),
+                );
+                Ok(Verdict::Notice {
+                    severity: Severity::Critical,
+                    headline: format!("trail {} weakened, cannot heal", trail.name),
+                    detail: format!(
+                        "Trail {} is weakened ({}) and no known good configuration of it is in \
+                         history yet, so nothing can be restored automatically. A person must \
+                         put it right; the daily audit then records it as known good.",
+                        trail.arn,
+                        what.join("; ")
+                    ),
+                    facts: json!({"trail": trail, "weakened": what}),
+                })
+            }
             (Some(live), None) => {
                 let summary = format!("trail {} is not logging (no baseline known)", trail.name);
                 let problems = ["logging turned off".to_owned()];
@@ -496,7 +526,7 @@ impl Remediation for Healer {
         }
     }
 
-    async fn act(&self, ctx: &Context<'_>, case: &Case<TrailRef>, heal: &Heal) -> Vec<Step> {
+    async fn act(&self, _: &Context<'_>, case: &Case<TrailRef>, heal: &Heal) -> Vec<Step> {
         let ct = self.client_for(&case.target.home_region);
         let mut steps = Vec::new();
         match heal {
@@ -510,7 +540,7 @@ impl Remediation for Healer {
                 }
             }
             Heal::Restore { live, baseline } => {
-                if live.settings_differ(baseline) {
+                if !live.differing(baseline).is_empty() {
                     steps.push(self.restore_settings(&ct, live, baseline).await);
                 }
                 if live.selectors != baseline.selectors {
@@ -519,16 +549,20 @@ impl Remediation for Healer {
                 if baseline.logging && !live.logging {
                     steps.push(self.start_logging(&ct, &baseline.trail).await);
                 }
-            }
-            Heal::StartLogging { live } => {
-                let started = self.start_logging(&ct, &live.trail).await;
-                if started.ok {
-                    let mut healthy = live.clone();
-                    healthy.logging = true;
-                    self.keep_baseline(ctx, &healthy).await;
+                if let Some(error) = &live.delivery_error {
+                    steps.push(Step::critical(
+                        "delivery",
+                        format!(
+                            "CloudTrail cannot deliver the logs of {} to {}: {error}. The \
+                             bucket's policy, the bucket itself or the KMS key must be put \
+                             right; until then nothing is kept.",
+                            live.trail.name, live.bucket
+                        ),
+                    ));
                 }
-                steps.push(started);
             }
+            // No baseline is written here: only the audit keeps one.
+            Heal::StartLogging { live } => steps.push(self.start_logging(&ct, &live.trail).await),
         }
         steps
     }

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+use aws_sdk_cloudtrail::operation::update_trail::builders::UpdateTrailFluentBuilder;
 use aws_sdk_cloudtrail::types::{
     AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType, Trail,
 };
@@ -237,14 +239,7 @@ impl Selectors {
                 }
             }
         }
-        for a in &self.advanced {
-            let is_management = a
-                .fields
-                .iter()
-                .any(|f| f.field == "eventCategory" && f.equals.iter().any(|v| v == "Management"));
-            if !is_management {
-                continue;
-            }
+        for a in self.advanced_management() {
             match a
                 .fields
                 .iter()
@@ -277,11 +272,54 @@ impl Selectors {
             .collect()
     }
 
+    /// The advanced selectors that record management events.
+    fn advanced_management(&self) -> impl Iterator<Item = &Advanced> {
+        self.advanced.iter().filter(|a| {
+            a.fields
+                .iter()
+                .any(|f| f.field == "eventCategory" && f.equals.iter().any(|v| v == "Management"))
+        })
+    }
+
+    /// The `eventSource` field of an advanced selector.
+    fn event_source(a: &Advanced) -> Option<&Field> {
+        a.fields.iter().find(|f| f.field == "eventSource")
+    }
+
+    /// Event sources whose management events are excluded: by a classic selector's
+    /// exclusions, or an advanced selector's `NotEquals`/`NotStartsWith`/`NotEndsWith`.
     fn excluded_sources(&self) -> BTreeSet<&str> {
-        self.basic
+        let basic = self
+            .basic
             .iter()
             .filter(|b| b.management)
-            .flat_map(|b| b.exclude_sources.iter().map(String::as_str))
+            .flat_map(|b| b.exclude_sources.iter().map(String::as_str));
+        let advanced = self
+            .advanced_management()
+            .filter_map(Self::event_source)
+            .flat_map(|f| {
+                f.not_equals
+                    .iter()
+                    .chain(&f.not_starts_with)
+                    .chain(&f.not_ends_with)
+                    .map(String::as_str)
+            });
+        basic.chain(advanced).collect()
+    }
+
+    /// Event sources an advanced selector limits management events to (`Equals`,
+    /// `StartsWith`, `EndsWith` on `eventSource`): every other source is left out. Empty
+    /// when no selector limits them.
+    fn only_sources(&self) -> BTreeSet<&str> {
+        self.advanced_management()
+            .filter_map(Self::event_source)
+            .flat_map(|f| {
+                f.equals
+                    .iter()
+                    .chain(&f.starts_with)
+                    .chain(&f.ends_with)
+                    .map(String::as_str)
+            })
             .collect()
     }
 }
@@ -307,6 +345,11 @@ pub struct TrailConfig {
     pub organization: bool,
     pub selectors: Selectors,
     pub logging: bool,
+    /// The S3 error CloudTrail last met delivering this trail's logs (`LatestDeliveryError`):
+    /// a trail that logs but cannot deliver keeps nothing. Live health, never part of a
+    /// baseline: a trail with one is not healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<String>,
 }
 
 fn some_nonempty(v: Option<&str>) -> Option<String> {
@@ -318,7 +361,7 @@ impl TrailConfig {
         trail: &Trail,
         fallback: &TrailRef,
         selectors: Selectors,
-        logging: bool,
+        status: &GetTrailStatusOutput,
     ) -> Self {
         Self {
             trail: TrailRef {
@@ -340,33 +383,180 @@ impl TrailConfig {
             log_role: some_nonempty(trail.cloud_watch_logs_role_arn()),
             organization: trail.is_organization_trail().unwrap_or(false),
             selectors,
-            logging,
+            logging: status.is_logging().unwrap_or(false),
+            delivery_error: some_nonempty(status.latest_delivery_error()),
         }
     }
 
-    /// The configuration part that `UpdateTrail` restores differs from the baseline.
-    pub fn settings_differ(&self, baseline: &Self) -> bool {
-        (
-            &self.bucket,
-            &self.prefix,
-            &self.sns_topic,
-            self.multi_region,
-            self.global_events,
-            self.log_file_validation,
-            &self.kms_key,
-            &self.log_group,
-            &self.log_role,
-        ) != (
-            &baseline.bucket,
-            &baseline.prefix,
-            &baseline.sns_topic,
-            baseline.multi_region,
-            baseline.global_events,
-            baseline.log_file_validation,
-            &baseline.kms_key,
-            &baseline.log_group,
-            &baseline.log_role,
-        )
+    /// The settings that differ from the baseline's: what `UpdateTrail` restores.
+    pub fn differing(&self, baseline: &Self) -> Vec<&'static Setting> {
+        SETTINGS
+            .iter()
+            .filter(|s| (s.of)(self) != (s.of)(baseline))
+            .collect()
+    }
+}
+
+/// A setting's value, as the table below reads it from a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    Switch(bool),
+    Text(Option<String>),
+}
+
+impl SettingValue {
+    /// For `UpdateTrail`: an empty string removes a setting the baseline does not have (a
+    /// KMS key or a log group the attacker added).
+    fn text(self) -> Option<String> {
+        match self {
+            Self::Text(t) => Some(t.unwrap_or_default()),
+            Self::Switch(_) => None,
+        }
+    }
+
+    fn switch(self) -> Option<bool> {
+        match self {
+            Self::Switch(on) => Some(on),
+            Self::Text(_) => None,
+        }
+    }
+}
+
+/// How a change of a setting is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weakens {
+    /// Turning it off takes coverage away; turning it on only adds.
+    WhenOff,
+    /// Any change moves the logs or who hears of them: a weakening until a person accepts it.
+    AnyChange,
+}
+
+/// One trail setting: compared with the baseline, restored by `UpdateTrail` when it differs,
+/// and judged by `weakens`, both on a live trail and on a call that changes it.
+#[derive(Debug)]
+pub struct Setting {
+    /// The `UpdateTrail` request parameter, as CloudTrail records the call.
+    pub key: &'static str,
+    pub words: &'static str,
+    pub weakens: Weakens,
+    pub of: fn(&TrailConfig) -> SettingValue,
+    /// Puts the setting's baseline value into an `UpdateTrail` call.
+    pub restore: fn(UpdateTrailFluentBuilder, SettingValue) -> UpdateTrailFluentBuilder,
+}
+
+/// Every setting of a trail, in one place. Logging, the selectors and delivery health are
+/// judged apart: each has its own call to restore it.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "s3BucketName",
+        words: "destination bucket",
+        weakens: Weakens::AnyChange,
+        of: |c| SettingValue::Text(Some(c.bucket.clone())),
+        restore: |b, v| b.set_s3_bucket_name(v.text()),
+    },
+    Setting {
+        key: "s3KeyPrefix",
+        words: "bucket prefix",
+        weakens: Weakens::AnyChange,
+        of: |c| SettingValue::Text(c.prefix.clone()),
+        restore: |b, v| b.set_s3_key_prefix(v.text()),
+    },
+    Setting {
+        key: "snsTopicName",
+        words: "notification topic",
+        weakens: Weakens::AnyChange,
+        of: |c| SettingValue::Text(c.sns_topic.clone()),
+        restore: |b, v| b.set_sns_topic_name(v.text()),
+    },
+    Setting {
+        key: "isMultiRegionTrail",
+        words: "multi-region",
+        weakens: Weakens::WhenOff,
+        of: |c| SettingValue::Switch(c.multi_region),
+        restore: |b, v| b.set_is_multi_region_trail(v.switch()),
+    },
+    Setting {
+        key: "includeGlobalServiceEvents",
+        words: "global service events",
+        weakens: Weakens::WhenOff,
+        of: |c| SettingValue::Switch(c.global_events),
+        restore: |b, v| b.set_include_global_service_events(v.switch()),
+    },
+    Setting {
+        key: "enableLogFileValidation",
+        words: "log file validation",
+        weakens: Weakens::WhenOff,
+        of: |c| SettingValue::Switch(c.log_file_validation),
+        restore: |b, v| b.set_enable_log_file_validation(v.switch()),
+    },
+    Setting {
+        key: "isOrganizationTrail",
+        words: "organization trail",
+        weakens: Weakens::WhenOff,
+        of: |c| SettingValue::Switch(c.organization),
+        restore: |b, v| b.set_is_organization_trail(v.switch()),
+    },
+    Setting {
+        key: "kmsKeyId",
+        words: "KMS key",
+        weakens: Weakens::AnyChange,
+        of: |c| SettingValue::Text(c.kms_key.clone()),
+        restore: |b, v| b.set_kms_key_id(v.text()),
+    },
+    Setting {
+        key: "cloudWatchLogsLogGroupArn",
+        words: "CloudWatch Logs group",
+        weakens: Weakens::AnyChange,
+        of: |c| SettingValue::Text(c.log_group.clone()),
+        restore: |b, v| b.set_cloud_watch_logs_log_group_arn(v.text()),
+    },
+    Setting {
+        key: "cloudWatchLogsRoleArn",
+        words: "CloudWatch Logs role",
+        weakens: Weakens::AnyChange,
+        of: |c| SettingValue::Text(c.log_role.clone()),
+        restore: |b, v| b.set_cloud_watch_logs_role_arn(v.text()),
+    },
+];
+
+impl Setting {
+    /// How the change from `was` to `now` weakens the trail, if it does.
+    fn weakening(&self, was: &SettingValue, now: &SettingValue) -> Option<String> {
+        match (self.weakens, was, now) {
+            (Weakens::WhenOff, SettingValue::Switch(true), SettingValue::Switch(false)) => {
+                Some(format!("{} turned off", self.words))
+            }
+            (Weakens::AnyChange, SettingValue::Text(was), SettingValue::Text(now))
+                if was != now =>
+            {
+                Some(format!(
+                    "{} changed from {} to {}",
+                    self.words,
+                    was.as_deref().unwrap_or("none"),
+                    now.as_deref().unwrap_or("none")
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// How a call's request parameter weakens the trail, if it does: the call alone says
+    /// what the setting becomes, not what it was.
+    fn weakening_of_call(&self, request: &Value) -> Option<String> {
+        let asked = request.get(self.key)?;
+        match self.weakens {
+            Weakens::WhenOff => {
+                (asked.as_bool() == Some(false)).then(|| format!("{} turned off", self.words))
+            }
+            Weakens::AnyChange => {
+                let value = asked.as_str()?;
+                Some(if value.is_empty() {
+                    format!("{} removed", self.words)
+                } else {
+                    format!("{} changed to {value}", self.words)
+                })
+            }
+        }
     }
 }
 
@@ -374,100 +564,72 @@ impl TrailConfig {
 /// only add coverage are not weaknesses.
 pub fn weaknesses(live: &TrailConfig, baseline: &TrailConfig) -> Vec<String> {
     let mut found = Vec::new();
-    let mut lost = |was: bool, now: bool, what: &str| {
-        if was && !now {
-            found.push(format!("{what} turned off"));
-        }
-    };
-    lost(baseline.logging, live.logging, "logging");
-    lost(
-        baseline.log_file_validation,
-        live.log_file_validation,
-        "log file validation",
-    );
-    lost(baseline.multi_region, live.multi_region, "multi-region");
-    lost(
-        baseline.global_events,
-        live.global_events,
-        "global service events",
-    );
-    let mut changed = |was: &Option<String>, now: &Option<String>, what: &str| {
-        if was != now {
-            found.push(format!(
-                "{what} changed from {} to {}",
-                was.as_deref().unwrap_or("none"),
-                now.as_deref().unwrap_or("none")
-            ));
-        }
-    };
-    changed(
-        &Some(baseline.bucket.clone()),
-        &Some(live.bucket.clone()),
-        "destination bucket",
-    );
-    changed(&baseline.prefix, &live.prefix, "bucket prefix");
-    changed(&baseline.kms_key, &live.kms_key, "KMS key");
-    changed(
-        &baseline.log_group,
-        &live.log_group,
-        "CloudWatch Logs group",
-    );
-    changed(&baseline.log_role, &live.log_role, "CloudWatch Logs role");
-    let (was, now) = (baseline.selectors.management(), live.selectors.management());
-    if !was.is_subset(&now) {
-        let describe =
-            |a: &BTreeSet<Access>| match (a.contains(&Access::Read), a.contains(&Access::Write)) {
-                (true, true) => "all",
-                (true, false) => "read-only",
-                (false, true) => "write-only",
-                (false, false) => "no",
-            };
-        found.push(format!(
-            "management events narrowed from {} to {}",
-            describe(&was),
-            describe(&now)
-        ));
+    if baseline.logging && !live.logging {
+        found.push("logging turned off".to_owned());
     }
-    let missing = baseline
-        .selectors
-        .data_resources()
-        .difference(&live.selectors.data_resources())
-        .count();
-    if missing > 0 {
-        found.push(format!("{missing} data event resource(s) dropped"));
-    }
-    let excluded: Vec<&str> = live
-        .selectors
-        .excluded_sources()
-        .difference(&baseline.selectors.excluded_sources())
-        .copied()
-        .collect();
-    if !excluded.is_empty() {
-        found.push(format!(
-            "management events from {} excluded",
-            excluded.join(", ")
-        ));
+    found.extend(
+        SETTINGS
+            .iter()
+            .filter_map(|s| s.weakening(&(s.of)(baseline), &(s.of)(live))),
+    );
+    found.extend(live.selectors.narrower_than(&baseline.selectors));
+    if let Some(error) = &live.delivery_error {
+        found.push(format!("logs not delivered: {error}"));
     }
     found
 }
 
-/// `UpdateTrail` settings whose `false` turns coverage off, with their words.
-const SWITCHES: &[(&str, &str)] = &[
-    ("enableLogFileValidation", "log file validation"),
-    ("isMultiRegionTrail", "multi-region"),
-    ("includeGlobalServiceEvents", "global service events"),
-    ("isOrganizationTrail", "organization trail"),
-];
+/// Words for a set of management event kinds.
+fn describe(a: &BTreeSet<Access>) -> &'static str {
+    match (a.contains(&Access::Read), a.contains(&Access::Write)) {
+        (true, true) => "all",
+        (true, false) => "read-only",
+        (false, true) => "write-only",
+        (false, false) => "no",
+    }
+}
 
-/// `UpdateTrail` settings that move where logs go: any change is a weakening until the audit
-/// accepts it, as [`weaknesses`] judges a live trail against its baseline.
-const DESTINATIONS: &[(&str, &str)] = &[
-    ("s3BucketName", "destination bucket"),
-    ("s3KeyPrefix", "bucket prefix"),
-    ("kmsKeyId", "KMS key"),
-    ("cloudWatchLogsLogGroupArn", "CloudWatch Logs group"),
-    ("cloudWatchLogsRoleArn", "CloudWatch Logs role"),
-];
+impl Selectors {
+    /// How these selectors record less than `baseline`'s: fewer management events, data
+    /// resources dropped, event sources excluded or management limited to some sources.
+    pub fn narrower_than(&self, baseline: &Self) -> Vec<String> {
+        let mut found = Vec::new();
+        let (was, now) = (baseline.management(), self.management());
+        if !was.is_subset(&now) {
+            found.push(format!(
+                "management events narrowed from {} to {}",
+                describe(&was),
+                describe(&now)
+            ));
+        }
+        let missing = baseline
+            .data_resources()
+            .difference(&self.data_resources())
+            .count();
+        if missing > 0 {
+            found.push(format!("{missing} data event resource(s) dropped"));
+        }
+        let excluded: Vec<&str> = self
+            .excluded_sources()
+            .difference(&baseline.excluded_sources())
+            .copied()
+            .collect();
+        if !excluded.is_empty() {
+            found.push(format!(
+                "management events from {} excluded",
+                excluded.join(", ")
+            ));
+        }
+        let (was, now) = (baseline.only_sources(), self.only_sources());
+        if !now.is_empty() && now != was {
+            found.push(format!(
+                "management events limited to {}",
+                now.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        found
+    }
+}
 
 impl Selectors {
     /// The selectors a `PutEventSelectors` call asks for, from its request parameters.
@@ -567,22 +729,10 @@ pub fn weakenings_of(event_name: &str, request: &Value) -> Vec<String> {
     match event_name {
         "StopLogging" => vec!["logging turned off".to_owned()],
         "DeleteTrail" => vec!["trail deleted".to_owned()],
-        "UpdateTrail" => {
-            let mut found: Vec<String> = SWITCHES
-                .iter()
-                .filter(|(key, _)| request.get(*key).and_then(Value::as_bool) == Some(false))
-                .map(|(_, what)| format!("{what} turned off"))
-                .collect();
-            found.extend(DESTINATIONS.iter().filter_map(|(key, what)| {
-                let value = request.get(*key)?.as_str()?;
-                Some(if value.is_empty() {
-                    format!("{what} removed")
-                } else {
-                    format!("{what} changed to {value}")
-                })
-            }));
-            found
-        }
+        "UpdateTrail" => SETTINGS
+            .iter()
+            .filter_map(|s| s.weakening_of_call(request))
+            .collect(),
         "PutEventSelectors" => match Selectors::from_request(request) {
             None => vec!["event selectors replaced with unreadable ones".to_owned()],
             Some(selectors) => {
@@ -595,6 +745,13 @@ pub fn weakenings_of(event_name: &str, request: &Value) -> Vec<String> {
                     found.push(format!(
                         "management events from {} excluded",
                         excluded.join(", ")
+                    ));
+                }
+                let only = selectors.only_sources();
+                if !only.is_empty() {
+                    found.push(format!(
+                        "management events limited to {}",
+                        only.into_iter().collect::<Vec<_>>().join(", ")
                     ));
                 }
                 found
@@ -673,6 +830,7 @@ mod tests {
             organization: false,
             selectors: all_management(),
             logging: true,
+            delivery_error: None,
         }
     }
 
@@ -757,6 +915,8 @@ mod tests {
         live.selectors.basic[0].read_write = "ReadOnly".into();
         live.selectors.basic[0].data.clear();
         live.selectors.basic[0].exclude_sources = vec!["kms.amazonaws.com".into()];
+        live.sns_topic = Some("arn:aws:sns:us-east-1:1:attacker".into());
+        live.delivery_error = Some("AccessDenied".into());
         let w = weaknesses(&live, &base);
         for expected in [
             "logging turned off",
@@ -768,13 +928,83 @@ mod tests {
             "management events narrowed from all to read-only",
             "1 data event resource(s) dropped",
             "management events from kms.amazonaws.com excluded",
+            "notification topic changed from none to arn:aws:sns:us-east-1:1:attacker",
+            "logs not delivered: AccessDenied",
         ] {
             assert!(
                 w.iter().any(|x| x == expected),
                 "missing {expected:?} in {w:?}"
             );
         }
-        assert!(live.settings_differ(&base));
+        let restored: Vec<&str> = live.differing(&base).iter().map(|s| s.key).collect();
+        assert_eq!(
+            restored,
+            [
+                "s3BucketName",
+                "snsTopicName",
+                "isMultiRegionTrail",
+                "includeGlobalServiceEvents",
+                "enableLogFileValidation",
+                "kmsKeyId"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_notification_topic_changed_alone_is_a_weakness() {
+        let mut live = healthy();
+        live.sns_topic = Some("arn:aws:sns:us-east-1:1:elsewhere".into());
+        assert_eq!(weaknesses(&live, &healthy()).len(), 1);
+        let call = serde_json::json!({"name": "t", "snsTopicName": ""});
+        assert_eq!(
+            weakenings_of("UpdateTrail", &call),
+            ["notification topic removed"]
+        );
+    }
+
+    #[test]
+    fn advanced_selectors_that_exclude_or_limit_sources_are_weaker() {
+        let management = Field {
+            field: "eventCategory".into(),
+            equals: vec!["Management".into()],
+            starts_with: vec![],
+            ends_with: vec![],
+            not_equals: vec![],
+            not_starts_with: vec![],
+            not_ends_with: vec![],
+        };
+        let source = |equals: Vec<String>, not_equals: Vec<String>| Field {
+            field: "eventSource".into(),
+            equals,
+            not_equals,
+            ..management.clone()
+        };
+        let with = |extra: Option<Field>| Selectors {
+            basic: vec![],
+            advanced: vec![Advanced {
+                name: None,
+                fields: std::iter::once(management.clone()).chain(extra).collect(),
+            }],
+        };
+        let all = with(None);
+        let without_kms = with(Some(source(vec![], vec!["kms.amazonaws.com".into()])));
+        assert_eq!(
+            without_kms.narrower_than(&all),
+            ["management events from kms.amazonaws.com excluded"]
+        );
+        let only_s3 = with(Some(source(vec!["s3.amazonaws.com".into()], vec![])));
+        assert_eq!(
+            only_s3.narrower_than(&all),
+            ["management events limited to s3.amazonaws.com"]
+        );
+        assert!(all.narrower_than(&without_kms).is_empty());
+        let call = serde_json::json!({"trailName": "t", "advancedEventSelectors": [{"fieldSelectors": [
+            {"field": "eventCategory", "equals": ["Management"]},
+            {"field": "eventSource", "notEquals": ["cloudtrail.amazonaws.com"]}]}]});
+        assert_eq!(
+            weakenings_of("PutEventSelectors", &call),
+            ["management events from cloudtrail.amazonaws.com excluded"]
+        );
     }
 
     #[test]

@@ -25,6 +25,15 @@ pub const PERMISSIONS: &[Needs] = &[
         step: "give the trail back its CloudWatch Logs role",
         actions: &["iam:PassRole"],
     },
+    Needs {
+        step: "restore or recreate an organization trail",
+        actions: &[
+            "organizations:DescribeOrganization",
+            "organizations:ListAWSServiceAccessForOrganization",
+            "iam:GetRole",
+            "iam:CreateServiceLinkedRole",
+        ],
+    },
 ];
 
 #[cfg(test)]

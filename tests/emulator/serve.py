@@ -13,7 +13,9 @@ which calls: "skip": N lets the first N calls through, "times": M faults only M 
 then fails it with "code", or serves it when the fault has no "code".
 
 A fault with "answer" (a JSON object) instead of "code" answers 200 with it, for operations the
-emulator lacks (CloudTrail's LookupEvents). GET /tourniquet/requests counts the requests served since the last reset, by operation.
+emulator lacks (CloudTrail's LookupEvents). GET /tourniquet/requests counts the requests served
+since the last reset, by operation. Answers that moto words unlike AWS are reworded
+(MOTO_WORDING).
 
 Usage: serve.py PORT_FILE. Writes the chosen port to PORT_FILE once it is listening.
 """
@@ -131,15 +133,31 @@ def chosen_fault(operation):
     return None
 
 
+# Answers moto words differently from AWS, which strict SDKs refuse to parse: moto names the
+# root of GetBucketVersioning's answer GetBucketVersioningResponse, AWS VersioningConfiguration.
+MOTO_WORDING = [(b"GetBucketVersioningResponse", b"VersioningConfiguration")]
+
+
 def serve(app, environ, start_response):
     # Drain the body inside the lock: a WSGI app may do its work lazily.
-    result = app(environ, start_response)
+    answered = {}
+
+    def capture(status, headers, exc_info=None):
+        answered["status"], answered["headers"] = status, headers
+        return lambda data: None
+
+    result = app(environ, capture)
     try:
         answer = b"".join(result)
     finally:
         close = getattr(result, "close", None)
         if close:
             close()
+    for moto_word, aws_word in MOTO_WORDING:
+        answer = answer.replace(moto_word, aws_word)
+    headers = [(k, str(len(answer)) if k.lower() == "content-length" else v)
+               for k, v in answered["headers"]]
+    start_response(answered["status"], headers)
     return [answer]
 
     return wrapper

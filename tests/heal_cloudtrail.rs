@@ -570,3 +570,321 @@ async fn only_the_audit_keeps_a_baseline() {
     assert_eq!(notes[0].severity(), "CRITICAL");
     assert!(notes[0].message.contains("log file validation turned off"));
 }
+
+/// A policy that lets CloudTrail write the trail's logs, as AWS's documentation writes it,
+/// plus the common deny of plain HTTP (a deny that was always there is no weakening).
+fn delivery_policy() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow",
+         "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",
+         "Resource": format!("arn:aws:s3:::{BUCKET}")},
+        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow",
+         "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": format!("arn:aws:s3:::{BUCKET}/AWSLogs/123456789012/*")},
+        {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": format!("arn:aws:s3:::{BUCKET}/*"),
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    ]})
+}
+
+/// The trail's bucket with its delivery policy, versioning, and a lifecycle rule that keeps
+/// the logs a year; then the audit records it all as known good.
+async fn with_a_kept_bucket(s: &Setup) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, VersioningConfiguration,
+    };
+    let s3 = aws_sdk_s3::Client::new(&s.account.sdk);
+    s3.put_bucket_policy()
+        .bucket(BUCKET)
+        .policy(delivery_policy().to_string())
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let year = LifecycleRule::builder()
+        .id("keep-a-year")
+        .filter(LifecycleRuleFilter::builder().prefix("AWSLogs/").build())
+        .expiration(LifecycleExpiration::builder().days(365).build())
+        .status(ExpirationStatus::Enabled)
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(year)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let audit = s.audit("audit-kept").await;
+    assert!(
+        matches!(
+            audit.outcome_of(ARN),
+            Some(Outcome::AlreadyRemediated { .. })
+        ),
+        "{audit:?}"
+    );
+    s3
+}
+
+/// The same call as `sample`, on another bucket or key, or another operation.
+fn delivery_call(sample_name: &str, name: &str, request: Value) -> Value {
+    let mut event = sample(sample_name);
+    event["detail"]["eventName"] = json!(name);
+    event["detail"]["requestParameters"] = request;
+    event["id"] = json!(format!(
+        "{name}-{}",
+        event["id"].as_str().unwrap_or_default()
+    ));
+    event
+}
+
+#[tokio::test]
+async fn a_lifecycle_rule_that_expires_the_logs_is_removed_and_others_stay() {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleFilter,
+    };
+    let s = setup(&[]).await;
+    let s3 = with_a_kept_bucket(&s).await;
+    let rule = |id: &str, prefix: &str, days: i32| {
+        LifecycleRule::builder()
+            .id(id)
+            .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
+            .expiration(LifecycleExpiration::builder().days(days).build())
+            .status(ExpirationStatus::Enabled)
+            .build()
+            .unwrap()
+    };
+    // Stratus Red Team's defense evasion: every object expires after a day.
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule("expire-everything", "", 1))
+                .rules(rule("tmp", "tmp/", 1))
+                .rules(rule("keep-a-year", "AWSLogs/", 365))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let summary = s
+        .deliver(&sample("heal-cloudtrail/put-bucket-lifecycle.json"))
+        .await;
+    let steps = healed(&summary);
+    assert!(
+        steps
+            .iter()
+            .any(|st| st.ok && st.name == "lifecycle" && st.detail.contains("expire-everything")),
+        "{steps:?}"
+    );
+    let rules = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = rules.rules().iter().filter_map(|r| r.id()).collect();
+    assert_eq!(
+        ids,
+        ["tmp", "keep-a-year"],
+        "only the rule over the logs went"
+    );
+    let notes = s.account.notifications().await;
+    assert!(
+        notes[0]
+            .message
+            .contains("expires the log files after 1 day(s)")
+    );
+    // A call on a bucket that is no trail's is ignored after one read.
+    let other = delivery_call(
+        "heal-cloudtrail/put-bucket-lifecycle.json",
+        "PutBucketLifecycle",
+        json!({"bucketName": "someone-elses-bucket"}),
+    );
+    let summary = s.deliver(&other).await;
+    assert!(
+        summary
+            .ignored
+            .as_deref()
+            .unwrap_or("")
+            .contains("no trail's bucket"),
+        "{summary:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_policy_that_denies_cloudtrail_is_put_back_and_versioning_enabled() {
+    // Emulator gaps: moto names the root of `GetBucketVersioning`'s answer unlike AWS (the
+    // wrapper rewords it), and does not check `ExpectedBucketOwner`.
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s = setup(&[]).await;
+    let s3 = with_a_kept_bucket(&s).await;
+    let mut denied = delivery_policy();
+    denied["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Sid": "NoMoreLogs",
+        "Effect": "Deny", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{BUCKET}/*")}));
+    s3.put_bucket_policy()
+        .bucket(BUCKET)
+        .policy(denied.to_string())
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let event = delivery_call(
+        "heal-cloudtrail/put-bucket-lifecycle.json",
+        "PutBucketPolicy",
+        json!({"bucketName": BUCKET, "bucketPolicy": denied}),
+    );
+    let steps = healed(&s.deliver(&event).await);
+    for name in ["bucket-policy", "versioning"] {
+        assert!(
+            steps.iter().any(|st| st.ok && st.name == name),
+            "{name}: {steps:?}"
+        );
+    }
+    let policy: Value = serde_json::from_str(
+        s3.get_bucket_policy()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(policy, delivery_policy());
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+}
+
+#[tokio::test]
+async fn a_deleted_bucket_is_claimed_again_at_once_and_a_human_is_woken() {
+    let s = setup(&[]).await;
+    let s3 = with_a_kept_bucket(&s).await;
+    s3.delete_bucket_policy()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket().bucket(BUCKET).send().await.unwrap();
+    let event = delivery_call(
+        "heal-cloudtrail/put-bucket-lifecycle.json",
+        "DeleteBucket",
+        json!({"bucketName": BUCKET}),
+    );
+    let summary = s.deliver(&event).await;
+    let Some(Outcome::Partial { steps }) = summary.outcome_of(ARN) else {
+        panic!("{summary:?}")
+    };
+    assert!(
+        steps.iter().any(|st| st.ok && st.name == "recreate-bucket"),
+        "{steps:?}"
+    );
+    assert!(
+        steps.iter().any(|st| st.ok && st.name == "bucket-policy"),
+        "{steps:?}"
+    );
+    assert!(
+        steps.iter().any(|st| !st.ok && st.name == "logs-lost"),
+        "{steps:?}"
+    );
+    s3.head_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("the name is ours again");
+    let notes = s.account.notifications().await;
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(notes[0].message.contains("deleted"), "{}", notes[0].message);
+}
+
+#[tokio::test]
+async fn a_key_scheduled_for_deletion_is_kept_and_enabled_and_the_caller_is_an_offender() {
+    // Emulator gap: `EnableKey` and `CancelKeyDeletion` by key ARN answer 500 on the emulator
+    // (AWS takes an id or an ARN); the function names the key by the id `DescribeKey` gives.
+    let s = setup(&[]).await;
+    let kms = aws_sdk_kms::Client::new(&s.account.sdk);
+    let key = kms.create_key().send().await.unwrap();
+    let key_arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    s.ct.update_trail()
+        .name(TRAIL)
+        .kms_key_id(&key_arn)
+        .send()
+        .await
+        .unwrap();
+    s.audit("audit-key").await;
+    assert!(
+        format!("{:?}", s.account.history_with("BASELINE#trail").await).contains(&key_id),
+        "the baseline keeps the key"
+    );
+    kms.schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let mut event = sample("heal-cloudtrail/schedule-key-deletion.json");
+    event["detail"]["requestParameters"]["keyId"] = json!(key_id);
+    let steps = healed(&s.deliver(&event).await);
+    for name in ["cancel-key-deletion", "enable-key"] {
+        assert!(
+            steps.iter().any(|st| st.ok && st.name == name),
+            "{name}: {steps:?}"
+        );
+    }
+    let state = kms.describe_key().key_id(&key_id).send().await.unwrap();
+    assert_eq!(
+        state.key_metadata().unwrap().key_state(),
+        Some(&aws_sdk_kms::types::KeyState::Enabled)
+    );
+    // disable-offender counts it: the key is a trail's.
+    let fw = s.account.framework(disable_offender::FUNCTION, &[]).await;
+    let offender = disable_offender::Disabler::new(
+        &fw,
+        disable_offender::DisableConfig::from_env(&s.account.env(&[])).expect("config"),
+    );
+    let summary = handle(&fw, &offender, &event, "r").await.unwrap();
+    assert_eq!(summary.cases.len(), 1, "{summary:?}");
+    // Not on another key.
+    let other = kms.create_key().send().await.unwrap();
+    let mut elsewhere = event.clone();
+    elsewhere["id"] = json!("other-key");
+    elsewhere["detail"]["requestParameters"]["keyId"] =
+        json!(other.key_metadata().unwrap().key_id());
+    let summary = handle(&fw, &offender, &elsewhere, "r").await.unwrap();
+    assert!(summary.cases.is_empty(), "{summary:?}");
+}

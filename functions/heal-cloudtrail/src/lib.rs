@@ -5,7 +5,11 @@
 //! refreshed whenever the trail is seen healthy). Calls go to the trail's home region, since
 //! a multi-region trail's shadow copies cannot be changed.
 
+pub mod bucket;
+pub mod key;
 pub mod permissions;
+pub mod policy;
+pub mod touched;
 pub mod trail;
 
 use aws_config::{Region, SdkConfig};
@@ -13,7 +17,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use serde_json::{Value, json};
 use tourniquet::console;
-use tourniquet::events::{EventError, fields};
+use tourniquet::events::{ApiCall, EventError, fields};
 use tourniquet::history::{History, sdk_message};
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
@@ -52,8 +56,11 @@ pub enum Heal {
 /// The heal-cloudtrail remediation.
 pub struct Healer {
     sdk: SdkConfig,
-    /// The client for the function's own region, used unless a trail lives elsewhere.
+    /// The clients for the function's own region, used unless a trail, its bucket or its key
+    /// lives elsewhere. Built once per cold start.
     client: Client,
+    s3: aws_sdk_s3::Client,
+    kms: aws_sdk_kms::Client,
     region: String,
     partition: String,
     history: History,
@@ -63,6 +70,8 @@ impl Healer {
     pub fn new(fw: &Framework) -> Self {
         Self {
             client: Client::new(&fw.sdk),
+            s3: aws_sdk_s3::Client::new(&fw.sdk),
+            kms: aws_sdk_kms::Client::new(&fw.sdk),
             region: fw.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             partition: fw.partition().to_owned(),
             sdk: fw.sdk.clone(),
@@ -79,6 +88,46 @@ impl Healer {
             .region(Region::new(region.to_owned()))
             .build();
         Client::from_conf(conf)
+    }
+
+    /// An S3 client for a trail's home region, where its bucket usually is.
+    fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        if region == self.region {
+            self.s3.clone()
+        } else {
+            bucket::client_in(&self.sdk, region)
+        }
+    }
+
+    /// The trails whose bucket or key an S3 or KMS call names.
+    async fn trails_of_delivery_call(
+        &self,
+        call: &ApiCall,
+    ) -> Result<Intake<TrailRef>, IntakeError> {
+        if let Some(code) = &call.error_code {
+            return Ok(Intake::Ignore(format!(
+                "the {} call failed ({code}): nothing changed",
+                call.event_name
+            )));
+        }
+        let trails = touched::trails_touched(&self.client, call)
+            .await
+            .map_err(IntakeError::Unavailable)?;
+        if trails.is_empty() {
+            return Ok(Intake::Ignore(format!(
+                "{} names no trail's bucket or key",
+                call.event_name
+            )));
+        }
+        Ok(Intake::Cases(
+            trails
+                .into_iter()
+                .map(|t| Case {
+                    resource: t.arn.clone(),
+                    target: t,
+                })
+                .collect(),
+        ))
     }
 
     fn trail_of_call(&self, trigger: &Trigger) -> Result<Intake<TrailRef>, EventError> {
@@ -192,7 +241,56 @@ impl Healer {
             Err(e) if missing(e.code()) => return Ok(None),
             Err(e) => return Err(format!("GetEventSelectors: {}", sdk_message(&e))),
         };
-        Ok(Some(TrailConfig::from_sdk(live, trail, selectors, &status)))
+        let mut config = TrailConfig::from_sdk(live, trail, selectors, &status);
+        self.read_delivery(&mut config).await;
+        Ok(Some(config))
+    }
+
+    /// The trail's bucket and key, read at once.
+    async fn read_delivery(&self, config: &mut TrailConfig) {
+        let owner = touched::account_of(&config.trail.arn);
+        let logs = bucket::log_prefix(config.prefix.as_deref());
+        let s3 = self.s3_in(&config.trail.home_region);
+        let (bucket, key) = tokio::join!(
+            bucket::read(&self.sdk, &s3, &config.bucket, &logs, owner),
+            async {
+                match &config.kms_key {
+                    Some(id) => {
+                        Some(key::read(&key::client_for(&self.sdk, &self.kms, id), id).await)
+                    }
+                    None => None,
+                }
+            }
+        );
+        config.bucket_state = Some(bucket);
+        config.key_state = key;
+    }
+
+    /// Puts the bucket and the key back as the baseline had them, at once, before the trail
+    /// (which `UpdateTrail` and `CreateTrail` check against them).
+    async fn heal_delivery(&self, live: &TrailConfig, baseline: &TrailConfig) -> Vec<Step> {
+        let owner = touched::account_of(&baseline.trail.arn);
+        let logs = bucket::log_prefix(baseline.prefix.as_deref());
+        let (bucket_steps, key_steps) = tokio::join!(
+            async {
+                match (&live.bucket_state, &baseline.bucket_state) {
+                    (Some(now), Some(was)) => bucket::heal(&self.sdk, now, was, &logs, owner).await,
+                    _ => Vec::new(),
+                }
+            },
+            async {
+                match (&live.key_state, &baseline.key_state) {
+                    (Some(now), Some(was)) => {
+                        let kms = key::client_for(&self.sdk, &self.kms, &now.id);
+                        key::heal(&kms, now, was).await
+                    }
+                    _ => Vec::new(),
+                }
+            }
+        );
+        let mut steps = bucket_steps;
+        steps.extend(key_steps);
+        steps
     }
 
     async fn baseline(&self, trail: &TrailRef) -> Result<Option<TrailConfig>, String> {
@@ -384,6 +482,9 @@ impl Remediation for Healer {
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<TrailRef>, IntakeError> {
         match trigger {
             Trigger::Scheduled(_) => self.audit().await,
+            Trigger::ApiCall(_, call) if touched::is_delivery_call(call) => {
+                self.trails_of_delivery_call(call).await
+            }
             other => Ok(self.trail_of_call(other)?),
         }
     }
@@ -531,6 +632,10 @@ impl Remediation for Healer {
         let mut steps = Vec::new();
         match heal {
             Heal::Recreate { baseline } => {
+                // The bucket may be gone with the trail: claimed again first.
+                let mut live = baseline.clone();
+                self.read_delivery(&mut live).await;
+                steps.extend(self.heal_delivery(&live, baseline).await);
                 let created = self.recreate(&ct, baseline).await;
                 let ok = created.ok;
                 steps.push(created);
@@ -540,6 +645,7 @@ impl Remediation for Healer {
                 }
             }
             Heal::Restore { live, baseline } => {
+                steps.extend(self.heal_delivery(live, baseline).await);
                 if !live.differing(baseline).is_empty() {
                     steps.push(self.restore_settings(&ct, live, baseline).await);
                 }

@@ -22,6 +22,29 @@ pub const PERMISSIONS: &[Needs] = &[
         ],
     },
     Needs {
+        step: "read the trail's bucket and put it back",
+        actions: &[
+            "s3:ListBucket",
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy",
+            "s3:GetLifecycleConfiguration",
+            "s3:PutLifecycleConfiguration",
+            "s3:GetBucketVersioning",
+            "s3:PutBucketVersioning",
+            "s3:CreateBucket",
+        ],
+    },
+    Needs {
+        step: "read the trail's KMS key and put it back",
+        actions: &[
+            "kms:DescribeKey",
+            "kms:GetKeyPolicy",
+            "kms:PutKeyPolicy",
+            "kms:EnableKey",
+            "kms:CancelKeyDeletion",
+        ],
+    },
+    Needs {
         step: "give the trail back its CloudWatch Logs role",
         actions: &["iam:PassRole"],
     },

@@ -13,6 +13,9 @@ use aws_sdk_cloudtrail::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::bucket::BucketState;
+use crate::key::KeyState;
+
 /// Where a trail lives and what it is called.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrailRef {
@@ -350,6 +353,13 @@ pub struct TrailConfig {
     /// baseline: a trail with one is not healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_error: Option<String>,
+    /// The log bucket, read beside the trail (none: not read, as in a baseline written
+    /// before buckets were).
+    #[serde(default)]
+    pub bucket_state: Option<BucketState>,
+    /// The KMS key, when the trail has one.
+    #[serde(default)]
+    pub key_state: Option<KeyState>,
 }
 
 fn some_nonempty(v: Option<&str>) -> Option<String> {
@@ -385,6 +395,8 @@ impl TrailConfig {
             selectors,
             logging: status.is_logging().unwrap_or(false),
             delivery_error: some_nonempty(status.latest_delivery_error()),
+            bucket_state: None,
+            key_state: None,
         }
     }
 
@@ -573,6 +585,12 @@ pub fn weaknesses(live: &TrailConfig, baseline: &TrailConfig) -> Vec<String> {
             .filter_map(|s| s.weakening(&(s.of)(baseline), &(s.of)(live))),
     );
     found.extend(live.selectors.narrower_than(&baseline.selectors));
+    if let (Some(now), Some(was)) = (&live.bucket_state, &baseline.bucket_state) {
+        found.extend(now.narrower_than(was));
+    }
+    if let (Some(now), Some(was)) = (&live.key_state, &baseline.key_state) {
+        found.extend(now.narrower_than(was));
+    }
     if let Some(error) = &live.delivery_error {
         found.push(format!("logs not delivered: {error}"));
     }
@@ -757,9 +775,49 @@ pub fn weakenings_of(event_name: &str, request: &Value) -> Vec<String> {
                 found
             }
         },
+        "DeleteBucket" => vec!["log bucket deleted".to_owned()],
+        "DeleteBucketPolicy" => vec!["log bucket policy deleted".to_owned()],
+        "PutBucketPolicy" => policy_weakens(request.get("bucketPolicy"), "s3:PutObject")
+            .then(|| "log bucket policy no longer lets CloudTrail write".to_owned())
+            .into_iter()
+            .collect(),
+        "PutKeyPolicy" => policy_weakens(request.get("policy"), "kms:GenerateDataKey")
+            .then(|| "key policy no longer lets CloudTrail encrypt".to_owned())
+            .into_iter()
+            .collect(),
+        "PutBucketVersioning" => {
+            let status = request
+                .get("VersioningConfiguration")
+                .and_then(|v| v.get("Status"))
+                .and_then(Value::as_str);
+            (status != Some("Enabled"))
+                .then(|| "log bucket versioning suspended".to_owned())
+                .into_iter()
+                .collect()
+        }
+        "PutBucketLifecycle" => vec!["log bucket lifecycle rules replaced".to_owned()],
+        "DisableKey" => vec!["KMS key disabled".to_owned()],
+        "ScheduleKeyDeletion" => vec!["KMS key scheduled for deletion".to_owned()],
         // Not a call on a trail's configuration: whoever listed it as an offense meant it.
         other => vec![other.to_owned()],
     }
+}
+
+/// Whether a policy a call puts (a JSON document, or its text) no longer lets CloudTrail
+/// call `action`, or denies it: judged alone, without the policy it replaces.
+fn policy_weakens(policy: Option<&Value>, action: &str) -> bool {
+    let parsed = match policy {
+        Some(Value::String(text)) => serde_json::from_str(text).ok(),
+        Some(doc @ Value::Object(_)) => Some(doc.clone()),
+        _ => None,
+    };
+    let Some(doc) = parsed else {
+        return true;
+    };
+    crate::policy::grants(&doc, crate::policy::CLOUDTRAIL, action).is_empty()
+        || crate::policy::denials(&doc, crate::policy::CLOUDTRAIL, action)
+            .iter()
+            .any(|d| d.get("Condition").is_none())
 }
 
 #[cfg(test)]
@@ -784,6 +842,15 @@ mod tests {
             weakenings_of("StopLogging", &serde_json::json!({})),
             ["logging turned off"]
         );
+        let grant = serde_json::json!({"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject", "Resource": "*"});
+        let keeps = serde_json::json!({"bucketName": "b", "bucketPolicy": {"Statement": [grant]}});
+        assert!(weakenings_of("PutBucketPolicy", &keeps).is_empty());
+        let denies = serde_json::json!({"bucketName": "b", "bucketPolicy": {"Statement": [grant,
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}});
+        assert_eq!(weakenings_of("PutBucketPolicy", &denies).len(), 1);
+        let enabled = serde_json::json!({"bucketName": "b", "VersioningConfiguration": {"Status": "Enabled"}});
+        assert!(weakenings_of("PutBucketVersioning", &enabled).is_empty());
         let full = serde_json::json!({"trailName": "t", "eventSelectors": [
             {"readWriteType": "All", "includeManagementEvents": true,
              "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]});
@@ -831,6 +898,8 @@ mod tests {
             selectors: all_management(),
             logging: true,
             delivery_error: None,
+            bucket_state: None,
+            key_state: None,
         }
     }
 

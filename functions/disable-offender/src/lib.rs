@@ -19,6 +19,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::StatusType;
 use futures_util::future::join_all;
+use heal_cloudtrail::touched;
 use serde::Serialize;
 use serde_json::json;
 use tourniquet::console::{self, Link};
@@ -547,6 +548,21 @@ impl Remediation for Disabler {
                 )));
             }
             format!(": {}", found.join(", "))
+        } else if touched::is_delivery_call(call) {
+            // A call on a bucket or a key counts only when it is a trail's, and weakens it.
+            let trails = touched::trails_touched(&self.cloudtrail, call)
+                .await
+                .map_err(IntakeError::Unavailable)?;
+            let found =
+                heal_cloudtrail::trail::weakenings_of(&call.event_name, &call.request_parameters);
+            if trails.is_empty() || found.is_empty() {
+                return Ok(Intake::Ignore(format!(
+                    "{} does not weaken a trail's bucket or key: not an offense",
+                    call.event_name
+                )));
+            }
+            let names: Vec<&str> = trails.iter().map(|t| t.name.as_str()).collect();
+            format!(": {} (trail {})", found.join(", "), names.join(", "))
         } else {
             String::new()
         };

@@ -21,6 +21,10 @@ pub const PERMISSIONS: &[Needs] = &[
         step: "find who assumed the role, in CloudTrail's record of AssumeRole",
         actions: &["cloudtrail:LookupEvents"],
     },
+    Needs {
+        step: "whether an S3 or KMS call names a trail's bucket or key",
+        actions: &["cloudtrail:DescribeTrails"],
+    },
 ];
 
 #[cfg(test)]

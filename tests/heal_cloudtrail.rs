@@ -888,3 +888,61 @@ async fn a_key_scheduled_for_deletion_is_kept_and_enabled_and_the_caller_is_an_o
     let summary = handle(&fw, &offender, &elsewhere, "r").await.unwrap();
     assert!(summary.cases.is_empty(), "{summary:?}");
 }
+
+#[tokio::test]
+async fn a_stopped_event_data_store_ingests_again() {
+    // Emulator gap: the emulator has no CloudTrail Lake; its wrapper answers the store's
+    // calls as AWS does, and counts them.
+    let s = setup(&[]).await;
+    let store = "arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE";
+    let answers = |status: &str| {
+        json!([
+            {"operation": "ListEventDataStores", "answer": {"EventDataStores": [{"EventDataStoreArn": store}]}},
+            {"operation": "GetEventDataStore", "answer": {"EventDataStoreArn": store, "Status": status}},
+            {"operation": "StartEventDataStoreIngestion", "answer": {}}
+        ])
+    };
+    let started = |s: &Setup| {
+        s.account
+            .requests()
+            .get("StartEventDataStoreIngestion")
+            .copied()
+            .unwrap_or(0)
+    };
+    s.account.set_faults(answers("STOPPED_INGESTION"));
+    let summary = s
+        .deliver(&sample(
+            "heal-cloudtrail/stop-event-data-store-ingestion.json",
+        ))
+        .await;
+    assert!(
+        matches!(summary.outcome_of(store), Some(Outcome::Remediated { steps }) if steps.iter().any(|st| st.ok && st.name == "start-ingestion")),
+        "{summary:?}"
+    );
+    assert_eq!(started(&s), 1);
+    // The audit: a store stopped and never seen ingesting is left alone (Lake bills by
+    // ingestion, so it may be stopped on purpose); one seen ingesting is recorded, and
+    // started again when a later audit finds it stopped.
+    let summary = s.audit("audit-stopped").await;
+    assert!(
+        matches!(summary.outcome_of(store), Some(Outcome::NothingToDo { .. })),
+        "{summary:?}"
+    );
+    s.account.set_faults(answers("ENABLED"));
+    s.audit("audit-on").await;
+    assert_eq!(
+        s.account
+            .history_with("BASELINE#event-data-store")
+            .await
+            .len(),
+        1
+    );
+    s.account.set_faults(answers("STOPPED_INGESTION"));
+    let summary = s.audit("audit-off").await;
+    s.account.set_faults(json!([]));
+    assert!(
+        matches!(summary.outcome_of(store), Some(Outcome::Remediated { .. })),
+        "{summary:?}"
+    );
+    assert_eq!(started(&s), 2);
+}

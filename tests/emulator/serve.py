@@ -15,7 +15,7 @@ then fails it with "code", or serves it when the fault has no "code".
 A fault with "answer" (a JSON object) instead of "code" answers 200 with it, for operations the
 emulator lacks (CloudTrail's LookupEvents). GET /tourniquet/requests counts the requests served
 since the last reset, by operation. Answers that moto words unlike AWS are reworded
-(MOTO_WORDING).
+(MOTO_WORDING); listings moto lacks answer empty (MOTO_LACKS).
 
 Usage: serve.py PORT_FILE. Writes the chosen port to PORT_FILE once it is listening.
 """
@@ -105,6 +105,8 @@ def serialized(app):
             if operation:
                 REQUESTS[operation] = REQUESTS.get(operation, 0) + 1
             fault = chosen_fault(operation)
+            if fault is None and operation in MOTO_LACKS:
+                fault = {"answer": MOTO_LACKS[operation]}
             if fault is not None and not fault.get("stall"):
                 return fault_response(fault, service, protocol, start_response)
             if fault is None:
@@ -132,6 +134,10 @@ def chosen_fault(operation):
         return fault
     return None
 
+
+# Operations moto lacks (it answers 500, which SDKs retry), answered as AWS does in an account
+# that has none of what they list. A fault with an "answer" overrides them.
+MOTO_LACKS = {"ListEventDataStores": {"EventDataStores": []}}
 
 # Answers moto words differently from AWS, which strict SDKs refuse to parse: moto names the
 # root of GetBucketVersioning's answer GetBucketVersioningResponse, AWS VersioningConfiguration.

@@ -9,13 +9,14 @@ pub mod bucket;
 pub mod key;
 pub mod permissions;
 pub mod policy;
+pub mod store;
 pub mod touched;
 pub mod trail;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
-use serde_json::{Value, json};
+use serde_json::json;
 use tourniquet::console;
 use tourniquet::events::{ApiCall, EventError, fields};
 use tourniquet::history::{History, sdk_message};
@@ -25,6 +26,8 @@ use tourniquet::{
     Verdict, VerifyError,
 };
 
+use serde::{Deserialize, Serialize};
+use store::{Ingestion, StoreRef};
 use trail::{Selectors, TrailConfig, TrailRef, weaknesses};
 
 pub const FUNCTION: &str = "heal-cloudtrail";
@@ -38,9 +41,33 @@ pub const TAMPERING: [&str; 4] = [
     "PutEventSelectors",
 ];
 
+/// What heal-cloudtrail watches: a trail, or a CloudTrail Lake event data store. Untagged,
+/// so that an open incident recorded as a bare trail still reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Watched {
+    Trail(TrailRef),
+    Store(StoreRef),
+}
+
+impl Watched {
+    fn case(self) -> Case<Self> {
+        let resource = match &self {
+            Self::Trail(t) => t.arn.clone(),
+            Self::Store(s) => s.store_arn.clone(),
+        };
+        Case {
+            resource,
+            target: self,
+        }
+    }
+}
+
 /// What healing a trail takes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Heal {
+    /// An event data store stopped or pending deletion: restore it and start its ingestion.
+    Ingestion { store: StoreRef, live: Ingestion },
     /// The trail is gone: create it again from its baseline and start logging.
     Recreate { baseline: TrailConfig },
     /// The trail is weaker than its baseline: restore what differs.
@@ -103,7 +130,7 @@ impl Healer {
     async fn trails_of_delivery_call(
         &self,
         call: &ApiCall,
-    ) -> Result<Intake<TrailRef>, IntakeError> {
+    ) -> Result<Intake<Watched>, IntakeError> {
         if let Some(code) = &call.error_code {
             return Ok(Intake::Ignore(format!(
                 "the {} call failed ({code}): nothing changed",
@@ -122,18 +149,27 @@ impl Healer {
         Ok(Intake::Cases(
             trails
                 .into_iter()
-                .map(|t| Case {
-                    resource: t.arn.clone(),
-                    target: t,
-                })
+                .map(|t| Watched::Trail(t).case())
                 .collect(),
         ))
     }
 
-    fn trail_of_call(&self, trigger: &Trigger) -> Result<Intake<TrailRef>, EventError> {
+    fn trail_of_call(&self, trigger: &Trigger) -> Result<Intake<Watched>, EventError> {
         let Trigger::ApiCall(envelope, call) = trigger else {
             return Ok(Intake::Ignore("not a CloudTrail API call".into()));
         };
+        if call.event_source == "cloudtrail.amazonaws.com"
+            && store::TAMPERING.contains(&call.event_name.as_str())
+        {
+            let params = fields("detail.requestParameters", &call.request_parameters)?;
+            let name = params.str("eventDataStore")?;
+            let store = StoreRef::resolve(name, &call.region, &self.partition, &envelope.account)
+                .ok_or_else(|| EventError::Invalid {
+                field: "detail.requestParameters.eventDataStore".into(),
+                reason: format!("{name:?} is not an event data store ARN or id"),
+            })?;
+            return Ok(Intake::Cases(vec![Watched::Store(store).case()]));
+        }
         if call.event_source != "cloudtrail.amazonaws.com"
             || !TAMPERING.contains(&call.event_name.as_str())
         {
@@ -154,20 +190,19 @@ impl Healer {
                 field: format!("detail.requestParameters.{key}"),
                 reason: format!("{name:?} is not a trail name or trail ARN"),
             })?;
-        Ok(Intake::Cases(vec![Case {
-            resource: trail.arn.clone(),
-            target: trail,
-        }]))
+        Ok(Intake::Cases(vec![Watched::Trail(trail).case()]))
     }
 
-    /// Every trail homed in this region, live or known from a baseline (a deleted trail).
-    async fn audit(&self) -> Result<Intake<TrailRef>, IntakeError> {
-        let (live, baselines) = tokio::join!(
+    /// Every trail homed in this region, live or known from a baseline (a deleted trail), and
+    /// every event data store.
+    async fn audit(&self) -> Result<Intake<Watched>, IntakeError> {
+        let (live, baselines, stores) = tokio::join!(
             self.client
                 .describe_trails()
                 .include_shadow_trails(false)
                 .send(),
-            self.history.baselines(BASELINE)
+            self.history.baselines(BASELINE),
+            store::list(&self.client, &self.region)
         );
         let live = live.map_err(|e| {
             IntakeError::Unavailable(format!("DescribeTrails: {}", sdk_message(&e)))
@@ -197,18 +232,23 @@ impl Healer {
                 Err(e) => tracing::warn!(%arn, error = %e, "unreadable trail baseline skipped"),
             }
         }
-        if trails.is_empty() {
-            return Ok(Intake::Ignore("no trail in this region".into()));
+        let mut cases: Vec<Case<Watched>> = trails
+            .into_iter()
+            .map(|t| Watched::Trail(t).case())
+            .collect();
+        let unlisted = match stores {
+            Ok(stores) => {
+                cases.extend(stores.into_iter().map(|s| Watched::Store(s).case()));
+                None
+            }
+            Err(e) => Some(format!("event data stores not audited: {e}")),
+        };
+        match (cases.is_empty(), unlisted) {
+            (true, None) => Ok(Intake::Ignore("no trail in this region".into())),
+            (true, Some(e)) => Err(IntakeError::Unavailable(e)),
+            (false, None) => Ok(Intake::Cases(cases)),
+            (false, Some(skipped)) => Ok(Intake::Some { cases, skipped }),
         }
-        Ok(Intake::Cases(
-            trails
-                .into_iter()
-                .map(|t| Case {
-                    resource: t.arn.clone(),
-                    target: t,
-                })
-                .collect(),
-        ))
     }
 
     /// The live configuration, or `None` if the trail does not exist.
@@ -308,18 +348,6 @@ impl Healer {
         }))
     }
 
-    async fn put_baseline(
-        &self,
-        ctx: &Context<'_>,
-        arn: &str,
-        value: &Value,
-    ) -> Result<(), String> {
-        self.history
-            .put_baseline(BASELINE, arn, value, ctx.now)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
     fn subject(
         &self,
         trail: &TrailRef,
@@ -346,6 +374,11 @@ impl Healer {
                 vec![
                     "the trail's previous settings are in the history table (state before)".into(),
                 ],
+            ),
+            Heal::Ingestion { store, .. } => (
+                json!({"store": store}),
+                vec!["start ingestion".into()],
+                Vec::new(),
             ),
             Heal::StartLogging { live } => (
                 json!({"trail": live}),
@@ -459,7 +492,7 @@ impl Healer {
 }
 
 impl Remediation for Healer {
-    type Target = TrailRef;
+    type Target = Watched;
     type Subject = Heal;
 
     fn action(&self) -> &'static str {
@@ -479,7 +512,7 @@ impl Remediation for Healer {
         None
     }
 
-    async fn intake(&self, trigger: &Trigger) -> Result<Intake<TrailRef>, IntakeError> {
+    async fn intake(&self, trigger: &Trigger) -> Result<Intake<Watched>, IntakeError> {
         match trigger {
             Trigger::Scheduled(_) => self.audit().await,
             Trigger::ApiCall(_, call) if touched::is_delivery_call(call) => {
@@ -492,9 +525,56 @@ impl Remediation for Healer {
     async fn verify(
         &self,
         ctx: &Context<'_>,
-        case: &Case<TrailRef>,
+        case: &Case<Watched>,
     ) -> Result<Verdict<Heal>, VerifyError> {
-        let trail = &case.target;
+        match &case.target {
+            Watched::Trail(trail) => self.verify_trail(ctx, trail).await,
+            Watched::Store(store) => self.verify_store(ctx, store).await,
+        }
+    }
+
+    /// Restarting a stopped trail or store is idempotent and only ever restores.
+    fn safe_without_history(&self, heal: &Heal) -> bool {
+        matches!(heal, Heal::StartLogging { .. } | Heal::Ingestion { .. })
+    }
+
+    /// A healthy trail's configuration becomes its baseline; an ingesting store is recorded.
+    async fn record(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<Watched>,
+        verdict: &Verdict<Heal>,
+    ) -> Result<(), String> {
+        let Verdict::Healthy { known_good, .. } = verdict else {
+            return Ok(());
+        };
+        let (kind, name) = match &case.target {
+            Watched::Trail(t) => (BASELINE, &t.arn),
+            Watched::Store(s) => (store::BASELINE, &s.store_arn),
+        };
+        self.history
+            .put_baseline(kind, name, known_good, ctx.now)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn act(&self, _: &Context<'_>, case: &Case<Watched>, heal: &Heal) -> Vec<Step> {
+        match (&case.target, heal) {
+            (_, Heal::Ingestion { store, live }) => {
+                store::restart(&self.client_for(&store.region), store, live).await
+            }
+            (Watched::Trail(trail), heal) => self.heal_trail(trail, heal).await,
+            (Watched::Store(_), _) => Vec::new(),
+        }
+    }
+}
+
+impl Healer {
+    async fn verify_trail(
+        &self,
+        ctx: &Context<'_>,
+        trail: &TrailRef,
+    ) -> Result<Verdict<Heal>, VerifyError> {
         let (live, baseline) = tokio::join!(self.read(trail), self.baseline(trail));
         let live = live.map_err(VerifyError)?;
         let baseline = match (baseline, &live) {
@@ -607,28 +687,8 @@ impl Remediation for Healer {
         }
     }
 
-    /// Restarting a stopped trail is idempotent and only ever restores.
-    fn safe_without_history(&self, heal: &Heal) -> bool {
-        matches!(heal, Heal::StartLogging { .. })
-    }
-
-    /// A healthy trail's configuration becomes its baseline.
-    async fn record(
-        &self,
-        ctx: &Context<'_>,
-        case: &Case<TrailRef>,
-        verdict: &Verdict<Heal>,
-    ) -> Result<(), String> {
-        match verdict {
-            Verdict::Healthy { known_good, .. } => {
-                self.put_baseline(ctx, &case.target.arn, known_good).await
-            }
-            _ => Ok(()),
-        }
-    }
-
-    async fn act(&self, _: &Context<'_>, case: &Case<TrailRef>, heal: &Heal) -> Vec<Step> {
-        let ct = self.client_for(&case.target.home_region);
+    async fn heal_trail(&self, trail: &TrailRef, heal: &Heal) -> Vec<Step> {
+        let ct = self.client_for(&trail.home_region);
         let mut steps = Vec::new();
         match heal {
             Heal::Recreate { baseline } => {
@@ -669,7 +729,87 @@ impl Remediation for Healer {
             }
             // No baseline is written here: only the audit keeps one.
             Heal::StartLogging { live } => steps.push(self.start_logging(&ct, &live.trail).await),
+            Heal::Ingestion { .. } => {}
         }
         steps
+    }
+
+    /// A store is healed when a call stopped it, or when the audit finds stopped a store it
+    /// once saw ingesting; the audit records each store it sees ingesting.
+    async fn verify_store(
+        &self,
+        ctx: &Context<'_>,
+        store: &StoreRef,
+    ) -> Result<Verdict<Heal>, VerifyError> {
+        let ct = self.client_for(&store.region);
+        let (live, seen) = tokio::join!(
+            store::ingestion(&ct, store),
+            self.history.baseline(store::BASELINE, &store.store_arn)
+        );
+        let live = live.map_err(VerifyError)?;
+        let audit = matches!(ctx.trigger, Trigger::Scheduled(_));
+        let seen_ingesting = matches!(seen, Ok(Some(_)));
+        let arn = &store.store_arn;
+        let what = match &live {
+            Ingestion::On if audit => {
+                return Ok(Verdict::Healthy {
+                    reason: format!("event data store {arn} is ingesting"),
+                    known_good: json!({"ingesting": true}),
+                });
+            }
+            Ingestion::On => {
+                return Ok(Verdict::AlreadyRemediated(format!(
+                    "event data store {arn} is ingesting"
+                )));
+            }
+            Ingestion::Gone if seen_ingesting => {
+                return Ok(Verdict::Notice {
+                    severity: Severity::Critical,
+                    headline: format!("event data store deleted: {arn}"),
+                    detail: format!(
+                        "Event data store {arn} is gone for good, with the events it kept. A \
+                         person must look at who deleted it and what it held."
+                    ),
+                    facts: json!({"store": store}),
+                });
+            }
+            Ingestion::Gone => {
+                return Ok(Verdict::NothingToDo(format!(
+                    "event data store {arn} does not exist"
+                )));
+            }
+            _ if audit && !seen_ingesting => {
+                return Ok(Verdict::NothingToDo(format!(
+                    "event data store {arn} is not ingesting and was never seen ingesting: \
+                     left alone"
+                )));
+            }
+            Ingestion::PendingDeletion => "pending deletion",
+            Ingestion::Stopped(_) => "not ingesting",
+        };
+        let restore = live == Ingestion::PendingDeletion;
+        let mut plan = Vec::new();
+        if restore {
+            plan.push("restore the event data store".to_owned());
+        }
+        plan.push("start its ingestion".to_owned());
+        Ok(Verdict::Act(Subject {
+            before: json!({"store": store, "status": what}),
+            summary: format!("event data store {arn} is {what}"),
+            plan,
+            undo: vec![format!(
+                "aws cloudtrail stop-event-data-store-ingestion --event-data-store {arn}"
+            )],
+            next_steps: vec![
+                "Find what was done while the store kept nothing: CloudTrail's event history \
+                 keeps 90 days of management events."
+                    .to_owned(),
+            ],
+            links: Vec::new(),
+            subject: Heal::Ingestion {
+                store: store.clone(),
+                live,
+            },
+        }))
     }
 }

@@ -22,6 +22,15 @@ pub const PERMISSIONS: &[Needs] = &[
         ],
     },
     Needs {
+        step: "audit event data stores and start their ingestion again",
+        actions: &[
+            "cloudtrail:ListEventDataStores",
+            "cloudtrail:GetEventDataStore",
+            "cloudtrail:StartEventDataStoreIngestion",
+            "cloudtrail:RestoreEventDataStore",
+        ],
+    },
+    Needs {
         step: "read the trail's bucket and put it back",
         actions: &[
             "s3:ListBucket",

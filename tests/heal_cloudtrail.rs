@@ -840,6 +840,23 @@ async fn a_key_scheduled_for_deletion_is_kept_and_enabled_and_the_caller_is_an_o
     let key = kms.create_key().send().await.unwrap();
     let key_arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
     let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let key_policy = |cloudtrail: bool| {
+        let mut statements = vec![json!({"Sid": "Admins", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"})];
+        if cloudtrail {
+            statements.push(json!({"Sid": "CloudTrailEncrypts", "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:GenerateDataKey*", "Resource": "*"}));
+        }
+        json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    };
+    kms.put_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .policy(key_policy(true))
+        .send()
+        .await
+        .unwrap();
     s.ct.update_trail()
         .name(TRAIL)
         .kms_key_id(&key_arn)
@@ -887,6 +904,30 @@ async fn a_key_scheduled_for_deletion_is_kept_and_enabled_and_the_caller_is_an_o
         json!(other.key_metadata().unwrap().key_id());
     let summary = handle(&fw, &offender, &elsewhere, "r").await.unwrap();
     assert!(summary.cases.is_empty(), "{summary:?}");
+    // Disabled, and its policy no longer lets CloudTrail encrypt: the audit puts both back.
+    kms.disable_key().key_id(&key_id).send().await.unwrap();
+    kms.put_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .policy(key_policy(false))
+        .send()
+        .await
+        .unwrap();
+    let steps = healed(&s.audit("audit-disabled").await);
+    for name in ["enable-key", "key-policy"] {
+        assert!(
+            steps.iter().any(|st| st.ok && st.name == name),
+            "{name}: {steps:?}"
+        );
+    }
+    let policy = kms
+        .get_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap();
+    assert!(policy.policy().unwrap().contains("CloudTrailEncrypts"));
 }
 
 #[tokio::test]
@@ -945,4 +986,81 @@ async fn a_stopped_event_data_store_ingests_again() {
         "{summary:?}"
     );
     assert_eq!(started(&s), 2);
+}
+
+#[tokio::test]
+async fn a_removed_default_retention_is_put_back() {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    let s = setup(&[]).await;
+    let s3 = aws_sdk_s3::Client::new(&s.account.sdk);
+    let locked_bucket = "org-audit-locked";
+    let lock = |retained: bool| {
+        let config =
+            ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled);
+        if !retained {
+            return config.build();
+        }
+        config
+            .rule(
+                ObjectLockRule::builder()
+                    .default_retention(
+                        DefaultRetention::builder()
+                            .mode(ObjectLockRetentionMode::Compliance)
+                            .days(30)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    };
+    s3.create_bucket()
+        .bucket(locked_bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    s3.put_object_lock_configuration()
+        .bucket(locked_bucket)
+        .object_lock_configuration(lock(true))
+        .send()
+        .await
+        .unwrap();
+    s.ct.update_trail()
+        .name(TRAIL)
+        .s3_bucket_name(locked_bucket)
+        .send()
+        .await
+        .unwrap();
+    s.audit("audit-locked").await;
+    s3.put_object_lock_configuration()
+        .bucket(locked_bucket)
+        .object_lock_configuration(lock(false))
+        .send()
+        .await
+        .unwrap();
+    let event = delivery_call(
+        "heal-cloudtrail/put-bucket-lifecycle.json",
+        "PutObjectLockConfiguration",
+        json!({"bucketName": locked_bucket, "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled"}}),
+    );
+    let steps = healed(&s.deliver(&event).await);
+    assert!(
+        steps.iter().any(|st| st.ok && st.name == "retention"),
+        "{steps:?}"
+    );
+    let kept = s3
+        .get_object_lock_configuration()
+        .bucket(locked_bucket)
+        .send()
+        .await
+        .unwrap();
+    let retention = kept
+        .object_lock_configuration()
+        .and_then(|c| c.rule())
+        .and_then(|r| r.default_retention())
+        .cloned();
+    assert_eq!(retention.and_then(|r| r.days()), Some(30));
 }

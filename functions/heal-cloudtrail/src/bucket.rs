@@ -1,12 +1,14 @@
 //! A trail's log bucket: still there and this account's, letting CloudTrail write, and
-//! keeping what it is given. A trail can say "logging" while every one of these is gone.
+//! keeping what it is given (lifecycle, versioning, Object Lock's default retention). A trail can say "logging" while every one of these is gone.
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, ExpirationStatus, LifecycleRule, VersioningConfiguration,
+    CreateBucketConfiguration, DefaultRetention, ExpirationStatus, LifecycleRule,
+    ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+    VersioningConfiguration,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -46,9 +48,45 @@ pub struct BucketState {
     /// `Enabled` or `Suspended`; none: never enabled.
     #[serde(default)]
     pub versioning: Option<String>,
+    /// Object Lock's default retention of new log files; none: no default.
+    #[serde(default)]
+    pub retention: Option<Retention>,
     /// What could not be read. Nothing is compared against a baseline that has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+}
+
+/// Object Lock's default retention: new log files cannot be deleted for `days`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// `GOVERNANCE` (some may bypass it) or `COMPLIANCE` (nobody may).
+    pub mode: String,
+    pub days: i64,
+}
+
+impl Retention {
+    fn from_sdk(rule: Option<&ObjectLockRule>) -> Option<Self> {
+        let d = rule?.default_retention()?;
+        let days = d
+            .days()
+            .map(i64::from)
+            .or(d.years().map(|y| i64::from(y) * 365))?;
+        Some(Self {
+            mode: d.mode()?.as_str().to_owned(),
+            days,
+        })
+    }
+
+    /// Whether `self` protects less than `was`: shorter, or a mode some may bypass.
+    fn weaker_than(this: Option<&Self>, was: Option<&Self>) -> bool {
+        match (this, was) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(now), Some(was)) => {
+                now.days < was.days || (was.mode == "COMPLIANCE" && now.mode != "COMPLIANCE")
+            }
+        }
+    }
 }
 
 /// Where CloudTrail writes under the trail's prefix.
@@ -121,6 +159,7 @@ pub async fn read(
         policy: None,
         log_expiry_days: None,
         versioning: None,
+        retention: None,
         unreadable: None,
     };
     let head = home
@@ -172,7 +211,7 @@ pub async fn read(
         }
     }
     state.presence = Presence::Owned;
-    let (policy, lifecycle, versioning) = tokio::join!(
+    let (policy, lifecycle, versioning, lock) = tokio::join!(
         s3.get_bucket_policy()
             .bucket(name)
             .expected_bucket_owner(owner)
@@ -182,6 +221,10 @@ pub async fn read(
             .expected_bucket_owner(owner)
             .send(),
         s3.get_bucket_versioning()
+            .bucket(name)
+            .expected_bucket_owner(owner)
+            .send(),
+        s3.get_object_lock_configuration()
             .bucket(name)
             .expected_bucket_owner(owner)
             .send(),
@@ -207,6 +250,14 @@ pub async fn read(
     match versioning {
         Ok(out) => state.versioning = out.status().map(|s| s.as_str().to_owned()),
         Err(e) => unreadable.push(format!("GetBucketVersioning: {}", sdk_message(&e))),
+    }
+    match lock {
+        Ok(out) => {
+            state.retention =
+                Retention::from_sdk(out.object_lock_configuration().and_then(|c| c.rule()))
+        }
+        Err(e) if e.code() == Some("ObjectLockConfigurationNotFoundError") => {}
+        Err(e) => unreadable.push(format!("GetObjectLockConfiguration: {}", sdk_message(&e))),
     }
     if !unreadable.is_empty() {
         state.unreadable = Some(unreadable.join("; "));
@@ -260,6 +311,14 @@ impl BucketState {
         {
             found.push(format!("versioning of {name} suspended"));
         }
+        if Retention::weaker_than(self.retention.as_ref(), baseline.retention.as_ref()) {
+            let now = self
+                .retention
+                .as_ref()
+                .map(|r| format!("{} for {} day(s)", r.mode, r.days))
+                .unwrap_or_else(|| "none".to_owned());
+            found.push(format!("default retention of {name} weakened (now {now})"));
+        }
         found
     }
 
@@ -302,6 +361,9 @@ impl BucketState {
         {
             heals.push(BucketHeal::Versioning);
         }
+        if Retention::weaker_than(self.retention.as_ref(), baseline.retention.as_ref()) {
+            heals.push(BucketHeal::Retention);
+        }
         heals
     }
 }
@@ -315,6 +377,8 @@ pub enum BucketHeal {
     /// Remove the rules that expire the log files sooner than the baseline's.
     Expiry,
     Versioning,
+    /// Object Lock's default retention, as the baseline had it.
+    Retention,
     /// Someone else's now, or hidden: a person must act.
     Unhealable,
 }
@@ -337,6 +401,7 @@ pub async fn heal(
             BucketHeal::Versioning => {
                 steps.push(enable_versioning(&s3, &baseline.name, owner).await)
             }
+            BucketHeal::Retention => steps.push(put_retention(&s3, baseline, owner).await),
             BucketHeal::Unhealable => steps.push(Step::critical(
                 "log-bucket",
                 format!(
@@ -485,6 +550,43 @@ async fn remove_expiry(s3: &Client, baseline: &BucketState, logs: &str, owner: &
     }
 }
 
+async fn put_retention(s3: &Client, baseline: &BucketState, owner: &str) -> Step {
+    let Some(r) = &baseline.retention else {
+        return Step::critical("retention", "the baseline has no retention to put back");
+    };
+    let days = i32::try_from(r.days).unwrap_or(i32::MAX);
+    let config = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .rule(
+            ObjectLockRule::builder()
+                .default_retention(
+                    DefaultRetention::builder()
+                        .mode(ObjectLockRetentionMode::from(r.mode.as_str()))
+                        .days(days)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let result = s3
+        .put_object_lock_configuration()
+        .bucket(&baseline.name)
+        .expected_bucket_owner(owner)
+        .object_lock_configuration(config)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Step::ok(
+            "retention",
+            format!(
+                "default retention of {}: {} for {days} day(s) again",
+                baseline.name, r.mode
+            ),
+        ),
+        Err(e) => Step::critical("retention", sdk_message(&e)),
+    }
+}
+
 async fn enable_versioning(s3: &Client, name: &str, owner: &str) -> Step {
     let result = s3
         .put_bucket_versioning()
@@ -556,6 +658,10 @@ mod tests {
             policy: None,
             log_expiry_days: Some(365),
             versioning: Some("Enabled".into()),
+            retention: Some(Retention {
+                mode: "COMPLIANCE".into(),
+                days: 365,
+            }),
             unreadable: None,
         }
     }
@@ -567,9 +673,17 @@ mod tests {
         let mut live = owned();
         live.log_expiry_days = Some(1);
         live.versioning = Some("Suspended".into());
+        live.retention = Some(Retention {
+            mode: "GOVERNANCE".into(),
+            days: 365,
+        });
         assert_eq!(
             live.heals(&base),
-            [BucketHeal::Expiry, BucketHeal::Versioning]
+            [
+                BucketHeal::Expiry,
+                BucketHeal::Versioning,
+                BucketHeal::Retention
+            ]
         );
         live.presence = Presence::Missing;
         assert_eq!(live.heals(&base), [BucketHeal::Recreate]);

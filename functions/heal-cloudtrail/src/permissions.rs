@@ -40,6 +40,8 @@ pub const PERMISSIONS: &[Needs] = &[
             "s3:PutLifecycleConfiguration",
             "s3:GetBucketVersioning",
             "s3:PutBucketVersioning",
+            "s3:GetBucketObjectLockConfiguration",
+            "s3:PutBucketObjectLockConfiguration",
             "s3:CreateBucket",
         ],
     },

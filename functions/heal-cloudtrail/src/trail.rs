@@ -796,6 +796,15 @@ pub fn weakenings_of(event_name: &str, request: &Value) -> Vec<String> {
                 .collect()
         }
         "PutBucketLifecycle" => vec!["log bucket lifecycle rules replaced".to_owned()],
+        "PutObjectLockConfiguration" => {
+            let rule = request
+                .get("ObjectLockConfiguration")
+                .and_then(|c| c.get("Rule"));
+            rule.is_none()
+                .then(|| "log bucket default retention removed".to_owned())
+                .into_iter()
+                .collect()
+        }
         "DisableKey" => vec!["KMS key disabled".to_owned()],
         "ScheduleKeyDeletion" => vec!["KMS key scheduled for deletion".to_owned()],
         // Not a call on a trail's configuration: whoever listed it as an offense meant it.

@@ -1064,3 +1064,33 @@ async fn a_removed_default_retention_is_put_back() {
         .cloned();
     assert_eq!(retention.and_then(|r| r.days()), Some(30));
 }
+
+#[tokio::test]
+async fn logs_moved_to_another_bucket_go_back_to_theirs_claimed_again() {
+    let s = setup(&[]).await;
+    let s3 = with_a_kept_bucket(&s).await;
+    create_bucket("somebody-elses-logs");
+    s.ct.update_trail()
+        .name(TRAIL)
+        .s3_bucket_name("somebody-elses-logs")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket_policy()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket().bucket(BUCKET).send().await.unwrap();
+    let summary = s.audit("audit-moved").await;
+    let Some(Outcome::Partial { steps }) = summary.outcome_of(ARN) else {
+        panic!("{summary:?}")
+    };
+    for name in ["recreate-bucket", "bucket-policy", "update-trail"] {
+        assert!(
+            steps.iter().any(|st| st.ok && st.name == name),
+            "{name}: {steps:?}"
+        );
+    }
+    assert_eq!(s.trail().await.unwrap().s3_bucket_name(), Some(BUCKET));
+}

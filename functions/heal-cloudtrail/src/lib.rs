@@ -705,7 +705,15 @@ impl Healer {
                 }
             }
             Heal::Restore { live, baseline } => {
-                steps.extend(self.heal_delivery(live, baseline).await);
+                // The bucket and key the trail goes back to: the baseline's, read now when
+                // the trail names others.
+                if live.bucket != baseline.bucket || live.kms_key != baseline.kms_key {
+                    let mut theirs = (**baseline).clone();
+                    self.read_delivery(&mut theirs).await;
+                    steps.extend(self.heal_delivery(&theirs, baseline).await);
+                } else {
+                    steps.extend(self.heal_delivery(live, baseline).await);
+                }
                 if !live.differing(baseline).is_empty() {
                     steps.push(self.restore_settings(&ct, live, baseline).await);
                 }

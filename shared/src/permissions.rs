@@ -61,17 +61,45 @@ fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
-/// The actions the `Allow` statements of a function's `Policies` grant in the template, read
-/// from this template's own layout (`Effect:` before `Action:`, actions inline in `[...]`
-/// or one per `- ` line). Not a YAML parser: the template's tests keep its layout.
-pub fn allowed_in_template(template: &str, logical_id: &str) -> BTreeSet<String> {
+/// The policy the functions' roles share, beside each function's own `Policies`: what cannot
+/// sit there without a dependency cycle (the history table's policy names the roles).
+pub const SHARED_POLICY: &str = "SharedRolePolicy";
+
+/// The lines of a resource's block in the template.
+fn block<'a>(template: &'a str, logical_id: &str) -> impl Iterator<Item = &'a str> {
     let start = format!("  {logical_id}:");
-    let mut lines = template
+    template
         .lines()
-        .skip_while(|l| *l != start)
+        .skip_while(move |l| *l != start)
         .skip(1)
         .take_while(|l| l.is_empty() || indent(l) > 2)
-        .skip_while(|l| l.trim() != "Policies:")
+}
+
+/// Whether the shared policy is attached to the function's role (`!Ref <Function>Role`).
+fn shares(template: &str, logical_id: &str) -> bool {
+    let role = format!("!Ref {logical_id}Role");
+    block(template, SHARED_POLICY).any(|l| l.trim().starts_with("Roles:") && l.contains(&role))
+}
+
+/// The actions a function's role is allowed in the template: its `Policies`, and the shared
+/// policy when that is attached to its role.
+pub fn allowed_in_template(template: &str, logical_id: &str) -> BTreeSet<String> {
+    let mut allowed = allowed_in(block(template, logical_id), "Policies:");
+    if shares(template, logical_id) {
+        allowed.extend(allowed_in(
+            block(template, SHARED_POLICY),
+            "PolicyDocument:",
+        ));
+    }
+    allowed
+}
+
+/// The actions the `Allow` statements under `heading` grant, read from this template's own
+/// layout (`Effect:` before `Action:`, actions inline in `[...]` or one per `- ` line). Not a
+/// YAML parser: the template's tests keep its layout.
+fn allowed_in<'a>(block: impl Iterator<Item = &'a str>, heading: &str) -> BTreeSet<String> {
+    let mut lines = block
+        .skip_while(|l| l.trim() != heading)
         .take_while(|l| l.trim() != "Events:")
         .peekable();
     let mut allowed = BTreeSet::new();
@@ -168,6 +196,15 @@ Resources:
         - Statement:
             - Effect: Allow
               Action: sns:Publish
+  SharedRolePolicy:
+    Properties:
+      Roles: [!Ref OtherFunctionRole]
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Action: [dynamodb:GetItem]
+          - Effect: Deny
+            Action: iam:*
 ";
 
     #[test]
@@ -186,7 +223,8 @@ Resources:
             allowed_in_template(TEMPLATE, "OtherFunction")
                 .into_iter()
                 .collect::<Vec<_>>(),
-            ["sns:Publish"]
+            ["dynamodb:GetItem", "sns:Publish"],
+            "the shared policy counts for the roles it is attached to"
         );
     }
 

@@ -84,7 +84,8 @@ pub struct Step {
     pub name: String,
     pub ok: bool,
     pub detail: String,
-    /// A failure here leaves the incident dangerous: wake a human.
+    /// Wakes a human: failed, it leaves the incident dangerous; done, what it reports must be
+    /// seen now (someone turned Tourniquet off).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub critical: bool,
     /// What this step kept for the investigation (snapshot ids), listed in the next steps.
@@ -115,6 +116,13 @@ impl Step {
         Self {
             critical: true,
             ..Self::failed(name, detail)
+        }
+    }
+    /// Done, and it pages: what it reports must be seen now, whatever else was put right.
+    pub fn alarm(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            critical: true,
+            ..Self::ok(name, detail)
         }
     }
     /// The step kept `id` as evidence.

@@ -20,6 +20,7 @@ pub mod iam;
 pub mod ledger;
 pub mod metrics;
 pub mod notify;
+pub mod own;
 pub mod permissions;
 pub mod pipeline;
 pub mod report;

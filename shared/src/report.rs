@@ -11,7 +11,8 @@ fn step_lines(steps: &[Step]) -> String {
         .iter()
         .map(|s| {
             let state = match (s.ok, s.critical) {
-                (true, _) => "ok",
+                (true, false) => "ok",
+                (true, true) => "ok, and a person must look now",
                 (false, false) => "FAILED",
                 (false, true) => "FAILED (critical)",
             };
@@ -109,7 +110,7 @@ pub fn compose<S>(
     let (severity, notice_action, headline) = match outcome {
         Outcome::Remediated { steps } | Outcome::Partial { steps } => {
             body.push(format!("What was done:\n{}", step_lines(steps)));
-            let severity = if steps.iter().any(|s| !s.ok && s.critical) {
+            let severity = if steps.iter().any(|s| s.critical) {
                 Severity::Critical
             } else {
                 Severity::Warning

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tourniquet::config::{ConfigError, Env};
+use tourniquet::own::OwnResources;
 use tourniquet::safeguard::SafeguardPolicy;
 
 /// What disabling an assumed-role offender denies.
@@ -22,6 +23,8 @@ pub struct DisableConfig {
     pub offense_window: Duration,
     pub safeguard: SafeguardPolicy,
     pub role_mode: RoleDisableMode,
+    /// Tourniquet's own resources: a call that disarms one is an offense.
+    pub own: OwnResources,
 }
 
 impl DisableConfig {
@@ -34,6 +37,7 @@ impl DisableConfig {
                 limit: env.u32_or("DISABLE_LIMIT", 2)?,
                 window: env.duration_or("DISABLE_WINDOW_MINUTES", 60, 60)?,
             },
+            own: OwnResources::from_env(env)?,
             role_mode: match env
                 .string_or("ROLE_DISABLE_MODE", "sessions-before-now")
                 .as_str()
@@ -56,20 +60,31 @@ impl DisableConfig {
 mod tests {
     use super::*;
 
+    /// The variables every function has (the framework requires them), and `extra`.
+    fn env(extra: &[(&'static str, &'static str)]) -> Env {
+        let mut pairs = vec![
+            ("HISTORY_TABLE", "t"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:a"),
+        ];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs)
+    }
+
     #[test]
     fn defaults_follow_the_contract() {
-        let c = DisableConfig::from_env(&Env::from_pairs([])).unwrap();
+        let c = DisableConfig::from_env(&env(&[])).unwrap();
         assert_eq!(c.offense_limit, 1);
         assert_eq!(c.offense_window, Duration::from_secs(30 * 86_400));
         assert_eq!(c.safeguard.limit, 2);
         assert_eq!(c.safeguard.window, Duration::from_secs(3600));
         assert_eq!(c.role_mode, RoleDisableMode::SessionsBeforeNow);
-        let one =
-            DisableConfig::from_env(&Env::from_pairs([("ROLE_DISABLE_MODE", "this-session")]));
+        let one = DisableConfig::from_env(&env(&[("ROLE_DISABLE_MODE", "this-session")]));
         assert_eq!(one.unwrap().role_mode, RoleDisableMode::ThisSession);
-        let bad = DisableConfig::from_env(&Env::from_pairs([("ROLE_DISABLE_MODE", "all")]));
+        let bad = DisableConfig::from_env(&env(&[("ROLE_DISABLE_MODE", "all")]));
         assert!(bad.unwrap_err().to_string().contains("ROLE_DISABLE_MODE"));
-        let bad = DisableConfig::from_env(&Env::from_pairs([("OFFENSE_LIMIT", "two")]));
+        let bad = DisableConfig::from_env(&env(&[("OFFENSE_LIMIT", "two")]));
         assert!(bad.unwrap_err().to_string().contains("OFFENSE_LIMIT"));
+        let bad = DisableConfig::from_env(&env(&[("GUARDED_KEYS", "k1")]));
+        assert!(bad.unwrap_err().to_string().contains("GUARDED_KEYS"));
     }
 }

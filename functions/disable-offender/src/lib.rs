@@ -25,6 +25,7 @@ use serde_json::json;
 use tourniquet::console::{self, Link};
 use tourniquet::exempt::PrincipalExemption;
 use tourniquet::history::{OffenseRecord, rfc3339, sdk_message};
+use tourniquet::own::Own;
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Principal, Remediation, Severity, Step, Subject,
@@ -160,6 +161,17 @@ pub struct Disabler {
     history: tourniquet::history::History,
     exemptions: tourniquet::exempt::Exemptions,
 }
+
+/// Services whose calls are offenses only when they disarm Tourniquet itself. (Rules are
+/// not among them: whether a rule is Tourniquet's takes reading it, which guard-tourniquet
+/// does.)
+const DISARMING_SOURCES: &[&str] = &[
+    "events.amazonaws.com",
+    "lambda.amazonaws.com",
+    "dynamodb.amazonaws.com",
+    "sns.amazonaws.com",
+    "iam.amazonaws.com",
+];
 
 fn history_lines(offenses: &[OffenseRecord]) -> String {
     offenses
@@ -548,6 +560,13 @@ impl Remediation for Disabler {
                 )));
             }
             format!(": {}", found.join(", "))
+        } else if let Some(own) = self
+            .config
+            .own
+            .named(call)
+            .filter(|o| !matches!(o, Own::Rule(_)))
+        {
+            format!(": disarms {}", own.describe())
         } else if touched::is_delivery_call(call) {
             // A call on a bucket or a key counts only when it is a trail's, and weakens it.
             let trails = touched::trails_touched(&self.cloudtrail, call)
@@ -563,6 +582,12 @@ impl Remediation for Disabler {
             }
             let names: Vec<&str> = trails.iter().map(|t| t.name.as_str()).collect();
             format!(": {} (trail {})", found.join(", "), names.join(", "))
+        } else if DISARMING_SOURCES.contains(&call.event_source.as_str()) {
+            return Ok(Intake::Ignore(format!(
+                "{} names none of Tourniquet's functions, keys, table, topic or roles: not an \
+                 offense",
+                call.event_name
+            )));
         } else {
             String::new()
         };

@@ -7,6 +7,7 @@ use aws_sdk_cloudtrail::Client;
 use serde_json::Value;
 use tourniquet::events::ApiCall;
 use tourniquet::history::sdk_message;
+use tourniquet::own;
 
 use crate::trail::TrailRef;
 
@@ -23,22 +24,14 @@ pub fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
-/// Whether a key named in a call (`1234abcd-...`, its ARN) is the trail's key (an ARN).
-fn same_key(named: &str, trails: &str) -> bool {
-    let id = |k: &str| {
-        k.rsplit_once("key/")
-            .map(|(_, id)| id.to_owned())
-            .unwrap_or(k.to_owned())
-    };
-    named == trails || id(named) == id(trails)
-}
-
 /// Whether the call's request names this bucket or this key.
 pub fn touches(call: &ApiCall, bucket: Option<&str>, key: Option<&str>) -> bool {
     let named = |field: &str| call.request_parameters.get(field).and_then(Value::as_str);
     match call.event_source.as_str() {
         S3 => named("bucketName").is_some_and(|b| Some(b) == bucket),
-        KMS => named("keyId").zip(key).is_some_and(|(n, k)| same_key(n, k)),
+        KMS => named("keyId")
+            .zip(key)
+            .is_some_and(|(n, k)| own::same_key(n, k)),
         _ => false,
     }
 }

@@ -28,7 +28,7 @@ import seed
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # The template's functions, as `sam build` leaves them.
 BINARIES = {"isolate-instance": "IsolateInstanceFunction", "heal-cloudtrail": "HealCloudTrailFunction",
-            "disable-offender": "DisableOffenderFunction"}
+            "disable-offender": "DisableOffenderFunction", "guard-tourniquet": "GuardTourniquetFunction"}
 BUILD = ROOT / ".aws-sam" / "build-x86_64"
 OUT = ROOT / "bench"
 EMULATOR = os.environ["AWS_ENDPOINT_URL"]

@@ -2,6 +2,7 @@
 
 mod disable_offender;
 mod framework;
+mod guard_tourniquet;
 mod heal_cloudtrail;
 mod host;
 mod isolate_instance;

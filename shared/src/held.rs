@@ -64,6 +64,17 @@ impl<P: Pager> Pager for HeldBuffer<'_, P> {
     }
 }
 
+/// The case a refused notification is kept on for the retry: a summary names no case of its
+/// own (its resource is a count), so it is kept on the first case it lists; the retry finds
+/// it there, as that case's delivery comes again, and sends it once.
+pub fn kept_on(n: &Notification) -> &str {
+    let listed = n.facts["resources"][0]["resource"].as_str();
+    match (n.action.as_str(), n.facts["held"].is_u64(), listed) {
+        ("held", true, Some(first)) => first,
+        _ => &n.resource,
+    }
+}
+
 /// Why a case was held, from its notification's facts.
 fn reason(n: &Notification) -> String {
     n.facts["outcome"]["reason"]
@@ -168,5 +179,7 @@ mod tests {
         assert!(s.body[1].contains("i-199: safeguard reached"));
         assert!(s.body[1].contains("and 50 more"));
         assert_eq!(s.facts["held"], 250);
+        assert_eq!(kept_on(s), "i-0", "a summary is kept on its first case");
+        assert_eq!(kept_on(&held("i-9")), "i-9");
     }
 }

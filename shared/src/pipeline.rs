@@ -849,7 +849,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             let kept = match serde_json::to_string(n) {
                 Ok(json) => self
                     .ledger
-                    .keep_unsent(r.action(), &n.resource, &json)
+                    .keep_unsent(r.action(), crate::held::kept_on(n), &json)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),

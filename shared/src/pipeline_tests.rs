@@ -368,3 +368,33 @@ async fn a_notification_sns_refused_is_sent_by_the_retry() {
     assert_eq!(only(&again).notified, None);
     assert!(b.pager.taken().is_empty());
 }
+
+#[tokio::test]
+async fn a_held_summary_sns_refused_is_sent_by_the_retry_once() {
+    let b = Bench::new();
+    let fake = Fake {
+        safeguard: Some(b.fw.safeguard(SafeguardPolicy {
+            kind: "fake",
+            limit: 0,
+            window: Duration::from_secs(3600),
+        })),
+        ..Fake::default()
+    };
+    let run = b.run();
+    let five = json!({"instance_ids": ["i-1", "i-2", "i-3", "i-4", "i-5"], "reason": "test"});
+    b.pager.refuse.store(true, Ordering::SeqCst);
+    let first = run.handle(&fake, &five, "request-1", None).await;
+    assert!(
+        matches!(&first, Err(HandleError::Retry(m)) if m.contains("held 5 cases")),
+        "{first:?}"
+    );
+    b.pager.refuse.store(false, Ordering::SeqCst);
+    let retry = run.handle(&fake, &five, "request-1", None).await.unwrap();
+    assert!(retry.cases.iter().all(|c| c.outcome == Outcome::Duplicate));
+    let sent = b.pager.taken();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].headline, "held 5 cases, nothing done");
+    run.handle(&fake, &five, "request-1", None).await.unwrap();
+    assert!(b.pager.taken().is_empty(), "sent once");
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 0);
+}

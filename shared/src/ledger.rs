@@ -117,6 +117,11 @@ pub trait Ledger: Sync {
         resource: &str,
         notification: &str,
     ) -> impl Future<Output = Result<(), HistoryError>> + Send;
+    /// The notifications still kept, by resource.
+    fn unsent(
+        &self,
+        action: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, HistoryError>> + Send;
     /// The kept notification was sent.
     fn sent(
         &self,
@@ -458,6 +463,30 @@ impl Ledger for History {
         .await
     }
 
+    async fn unsent(&self, action: &str) -> Result<Vec<(String, String)>, HistoryError> {
+        let pages: Vec<_> = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk")
+            .filter_expression("attribute_exists(unsent)")
+            .expression_attribute_values(":pk", s(lock_pk(action)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        pages
+            .into_iter()
+            .map(|r| {
+                let map = r.map_err(|e| self.err("Query (kept notifications)", &e))?;
+                let item = self.item(&map);
+                Ok((item.str("sk")?, item.str("unsent")?))
+            })
+            .collect()
+    }
+
     async fn stale(
         &self,
         action: &str,
@@ -655,6 +684,15 @@ pub mod memory {
                 }
             });
             Ok(())
+        }
+
+        async fn unsent(&self, action: &str) -> Result<Vec<(String, String)>, HistoryError> {
+            let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(locks
+                .iter()
+                .filter(|((a, _), _)| a == action)
+                .filter_map(|((_, r), i)| Some((r.clone(), i.unsent.clone()?)))
+                .collect())
         }
 
         async fn sent(&self, action: &str, resource: &str) -> Result<(), HistoryError> {

@@ -170,13 +170,23 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             deadline,
         };
         if matches!(trigger, Trigger::Sweep) {
-            let (cases, upkeep) = tokio::join!(self.sweep(&ctx, r), self.upkeep(&ctx, r));
+            // What the sweep could not send is kept too, for the next one.
+            let unsent = Unsent::new(self.pager);
+            let run = Run {
+                fw: self.fw,
+                ledger: self.ledger,
+                pager: &unsent,
+            };
+            let (cases, upkeep, resent) =
+                tokio::join!(run.sweep(&ctx, r), run.upkeep(&ctx, r), run.resend_kept(r));
             summary.cases = cases?;
+            summary.cases.extend(resent);
             summary.upkeep = upkeep;
             if summary.cases.is_empty() {
                 summary.ignored = Some("no abandoned incident".into());
             }
-            return finish(fw, summary, false);
+            let kept = self.keep_for_retry(r, unsent.refused()).await;
+            return finish(fw, summary, false).and_then(|s| kept.map(|()| s));
         }
         let intake = r.intake(&trigger).await.map_err(|e| match e {
             IntakeError::Input(e) => HandleError::Input(e),
@@ -272,7 +282,9 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             Ok(Lock::Duplicate { unsent: None }) => {
                 report(&case.resource, Outcome::Duplicate, false)
             }
-            Ok(Lock::Duplicate { unsent: Some(kept) }) => self.resend(r, case, &kept).await,
+            Ok(Lock::Duplicate { unsent: Some(kept) }) => {
+                self.resend(r, &case.resource, &kept).await
+            }
             Ok(Lock::Joined { incident }) => self.join(ctx, r, case, incident, verdict).await,
             // Boxed: the stages' futures are large, and a case's future lives on the stack.
             Ok(Lock::Stale(held)) => Box::pin(self.resume(ctx, r, case, held, survey)).await,
@@ -869,14 +881,27 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         )))
     }
 
-    /// A retried delivery whose notification SNS refused the first time: sent now.
-    async fn resend<R: Remediation>(
-        &self,
-        r: &R,
-        case: &Case<R::Target>,
-        kept: &str,
-    ) -> CaseReport {
-        let mut report = report(&case.resource, Outcome::Duplicate, false);
+    /// Every notification SNS refused that is still kept, whatever became of its delivery's
+    /// retries (Lambda gives up after two): sent by the sweep.
+    async fn resend_kept<R: Remediation>(&self, r: &R) -> Vec<CaseReport> {
+        let kept = match self.ledger.unsent(r.action()).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::error!(error = %e, "kept notifications could not be listed");
+                return Vec::new();
+            }
+        };
+        join_all(
+            kept.iter()
+                .map(|(resource, json)| self.resend(r, resource, json)),
+        )
+        .await
+    }
+
+    /// A notification SNS refused the first time: sent now, by the delivery's retry or the
+    /// sweep.
+    async fn resend<R: Remediation>(&self, r: &R, resource: &str, kept: &str) -> CaseReport {
+        let mut report = report(resource, Outcome::Duplicate, false);
         let n: Notification = match serde_json::from_str(kept) {
             Ok(n) => n,
             Err(e) => {
@@ -887,7 +912,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         match self.pager.page(&n).await {
             Ok(()) => {
                 report.notified = Some(n.severity);
-                if let Err(e) = self.ledger.sent(r.action(), &case.resource).await {
+                if let Err(e) = self.ledger.sent(r.action(), resource).await {
                     tracing::warn!(error = %e, "sent, but not marked sent: it may go out twice");
                 }
             }

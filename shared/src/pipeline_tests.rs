@@ -398,3 +398,26 @@ async fn a_held_summary_sns_refused_is_sent_by_the_retry_once() {
     assert!(b.pager.taken().is_empty(), "sent once");
     assert_eq!(fake.acted.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_kept_notification_whose_retries_gave_up_is_sent_by_the_sweep() {
+    let (b, fake) = (Bench::new(), Fake::default());
+    let run = b.run();
+    b.pager.refuse.store(true, Ordering::SeqCst);
+    let first = run.handle(&fake, &direct(), "request-1", None).await;
+    assert!(matches!(first, Err(HandleError::Retry(_))), "{first:?}");
+    // Lambda's retries failed too, or never came: the next sweep sends it.
+    b.pager.refuse.store(false, Ordering::SeqCst);
+    let sweep = run
+        .handle(&fake, &json!({"tourniquet": "sweep"}), "sweep-1", None)
+        .await
+        .unwrap();
+    assert_eq!(only(&sweep).notified, Some(Severity::Warning));
+    assert_eq!(b.pager.taken().len(), 1);
+    let again = run
+        .handle(&fake, &json!({"tourniquet": "sweep"}), "sweep-2", None)
+        .await
+        .unwrap();
+    assert!(again.cases.is_empty(), "sent once: {again:?}");
+    assert!(b.pager.taken().is_empty());
+}

@@ -1455,12 +1455,20 @@ async fn an_event_naming_1000_ids_answers_in_seconds() {
     // The three web instances, and 997 ids that name nothing.
     let mut ids = real.clone();
     ids.extend((0..997).map(|i| format!("i-{:017x}", 0xdead_0000_0000_u64 + i)));
-    let before = s.account.requests().values().sum::<u64>();
+    let before = s.account.requests();
     let started = std::time::Instant::now();
     let summary = s.deliver(&create_tags("ev-1000", &ids)).await;
     let took = started.elapsed();
-    let requests = s.account.requests().values().sum::<u64>() - before;
-    println!("1000-id event: {requests} requests, {took:?}");
+    let made: std::collections::BTreeMap<String, u64> = s
+        .account
+        .requests()
+        .into_iter()
+        .map(|(op, n)| (n - before.get(&op).copied().unwrap_or(0), op))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, op)| (op, n))
+        .collect();
+    let requests = made.values().sum::<u64>();
+    println!("1000-id event: {requests} requests, {took:?}: {made:?}");
     for r in &real {
         assert!(
             matches!(summary.outcome_of(r), Some(Outcome::Remediated { .. })),
@@ -1481,6 +1489,10 @@ async fn an_event_naming_1000_ids_answers_in_seconds() {
         summary.ignored
     );
     assert!(requests < 300, "{requests} requests");
+    // Reading the 1000 ids: one DescribeInstances per 200, one DescribeAutoScalingInstances
+    // for the instances found; the rest is isolating the three.
+    assert_eq!(made.get("DescribeInstances"), Some(&5));
+    assert_eq!(made.get("DescribeAutoScalingInstances"), Some(&1));
     assert!(took < Duration::from_secs(30), "{took:?}");
     assert!(
         s.account.history_with("LOCK#isolate").await.len() == 3,

@@ -81,20 +81,31 @@ const IDS_PER_READ: usize = 200;
 /// Ids per `DescribeAutoScalingInstances`: the API takes 50.
 const IDS_PER_GROUP_READ: usize = 50;
 
-/// Reads every instance of `ids` and the Auto Scaling group of each, in one round of
-/// concurrent requests whatever their number: one `DescribeInstances` per 200 ids and one
-/// `DescribeAutoScalingInstances` per 50. Ids that name no instance are simply absent, so
-/// one missing id never fails the rest.
+/// Reads every instance of `ids` and the Auto Scaling group of each: one
+/// `DescribeInstances` per 200 ids and one `DescribeAutoScalingInstances` per 50. Up to 50
+/// ids, both at once (one round); more, the groups of the instances found only, after them,
+/// so that an event naming 1000 ids, most of them nothing, costs a handful of requests. Ids
+/// that name no instance are simply absent, so one missing id never fails the rest.
 pub async fn read_all(
     clients: &Clients,
     partition: &str,
     ids: &[String],
 ) -> Result<BTreeMap<String, Instance>, String> {
-    let (described, groups) = tokio::join!(
-        describe(&clients.ec2, ids),
-        auto_scaling_groups(&clients.autoscaling, ids)
-    );
-    let (described, mut groups) = (described?, groups?);
+    let (described, mut groups) = if ids.len() <= IDS_PER_GROUP_READ {
+        let (described, groups) = tokio::join!(
+            describe(&clients.ec2, ids),
+            auto_scaling_groups(&clients.autoscaling, ids)
+        );
+        (described?, groups?)
+    } else {
+        let described = describe(&clients.ec2, ids).await?;
+        let found: Vec<String> = described
+            .iter()
+            .filter_map(|(_, i)| i.instance_id().map(str::to_owned))
+            .collect();
+        let groups = auto_scaling_groups(&clients.autoscaling, &found).await?;
+        (described, groups)
+    };
     let region = clients
         .ec2
         .config()

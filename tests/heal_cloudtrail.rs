@@ -587,12 +587,25 @@ fn delivery_policy() -> Value {
     ]})
 }
 
+/// An enabled lifecycle rule that expires the objects under `prefix` after `days`.
+fn expiring(id: &str, prefix: &str, days: i32) -> aws_sdk_s3::types::LifecycleRule {
+    use aws_sdk_s3::types::{
+        ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    };
+    LifecycleRule::builder()
+        .id(id)
+        .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .status(ExpirationStatus::Enabled)
+        .build()
+        .unwrap()
+}
+
 /// The trail's bucket with its delivery policy, versioning, and a lifecycle rule that keeps
 /// the logs a year; then the audit records it all as known good.
 async fn with_a_kept_bucket(s: &Setup) -> aws_sdk_s3::Client {
     use aws_sdk_s3::types::{
-        BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus,
-        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, VersioningConfiguration,
+        BucketLifecycleConfiguration, BucketVersioningStatus, VersioningConfiguration,
     };
     let s3 = aws_sdk_s3::Client::new(&s.account.sdk);
     s3.put_bucket_policy()
@@ -611,13 +624,7 @@ async fn with_a_kept_bucket(s: &Setup) -> aws_sdk_s3::Client {
         .send()
         .await
         .unwrap();
-    let year = LifecycleRule::builder()
-        .id("keep-a-year")
-        .filter(LifecycleRuleFilter::builder().prefix("AWSLogs/").build())
-        .expiration(LifecycleExpiration::builder().days(365).build())
-        .status(ExpirationStatus::Enabled)
-        .build()
-        .unwrap();
+    let year = expiring("keep-a-year", "AWSLogs/", 365);
     s3.put_bucket_lifecycle_configuration()
         .bucket(BUCKET)
         .lifecycle_configuration(
@@ -654,29 +661,17 @@ fn delivery_call(sample_name: &str, name: &str, request: Value) -> Value {
 
 #[tokio::test]
 async fn a_lifecycle_rule_that_expires_the_logs_is_removed_and_others_stay() {
-    use aws_sdk_s3::types::{
-        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-        LifecycleRuleFilter,
-    };
+    use aws_sdk_s3::types::BucketLifecycleConfiguration;
     let s = setup(&[]).await;
     let s3 = with_a_kept_bucket(&s).await;
-    let rule = |id: &str, prefix: &str, days: i32| {
-        LifecycleRule::builder()
-            .id(id)
-            .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
-            .expiration(LifecycleExpiration::builder().days(days).build())
-            .status(ExpirationStatus::Enabled)
-            .build()
-            .unwrap()
-    };
     // Stratus Red Team's defense evasion: every object expires after a day.
     s3.put_bucket_lifecycle_configuration()
         .bucket(BUCKET)
         .lifecycle_configuration(
             BucketLifecycleConfiguration::builder()
-                .rules(rule("expire-everything", "", 1))
-                .rules(rule("tmp", "tmp/", 1))
-                .rules(rule("keep-a-year", "AWSLogs/", 365))
+                .rules(expiring("expire-everything", "", 1))
+                .rules(expiring("tmp", "tmp/", 1))
+                .rules(expiring("keep-a-year", "AWSLogs/", 365))
                 .build()
                 .unwrap(),
         )

@@ -215,6 +215,40 @@ impl History {
 
     /// A conditional update of the lock item that only applies to `incident`; a lock that
     /// moved on to another incident is left alone.
+    /// The locks of an action that pass `filter`, every page, read consistently.
+    async fn locks_where(
+        &self,
+        action: &str,
+        filter: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+        operation: &'static str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, HistoryError> {
+        let query = values.into_iter().fold(
+            self.client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .filter_expression(filter)
+                .expression_attribute_values(":pk", s(lock_pk(action))),
+            |q, (name, value)| q.expression_attribute_values(name, value),
+        );
+        let query = names.iter().fold(query, |q, (alias, name)| {
+            q.expression_attribute_names(*alias, *name)
+        });
+        let pages: Vec<_> = query
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        pages
+            .into_iter()
+            .map(|r| r.map_err(|e| self.err(operation, &e)))
+            .collect()
+    }
+
     async fn update_lock(
         &self,
         action: &str,
@@ -464,24 +498,19 @@ impl Ledger for History {
     }
 
     async fn unsent(&self, action: &str) -> Result<Vec<(String, String)>, HistoryError> {
-        let pages: Vec<_> = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk")
-            .filter_expression("attribute_exists(unsent)")
-            .expression_attribute_values(":pk", s(lock_pk(action)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        pages
-            .into_iter()
-            .map(|r| {
-                let map = r.map_err(|e| self.err("Query (kept notifications)", &e))?;
-                let item = self.item(&map);
+        let items = self
+            .locks_where(
+                action,
+                "attribute_exists(unsent)",
+                &[],
+                Vec::new(),
+                "Query (kept notifications)",
+            )
+            .await?;
+        items
+            .iter()
+            .map(|map| {
+                let item = self.item(map);
                 Ok((item.str("sk")?, item.str("unsent")?))
             })
             .collect()
@@ -492,28 +521,20 @@ impl Ledger for History {
         action: &str,
         now: SystemTime,
     ) -> Result<Vec<(String, OpenIncident)>, HistoryError> {
-        let pages: Vec<_> = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk")
-            .filter_expression("#state = :open AND lease_until < :now")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pk", s(lock_pk(action)))
-            .expression_attribute_values(":open", s(OPEN))
-            .expression_attribute_values(":now", n(epoch_millis(now)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        pages
-            .into_iter()
-            .map(|r| {
-                let map = r.map_err(|e| self.err("Query (stale incidents)", &e))?;
-                Ok((self.item(&map).str("sk")?, self.open_from(&map)?))
-            })
+        let values = vec![(":open", s(OPEN)), (":now", n(epoch_millis(now)))];
+        let filter = "#state = :open AND lease_until < :now";
+        let items = self
+            .locks_where(
+                action,
+                filter,
+                &[("#state", "state")],
+                values,
+                "Query (stale incidents)",
+            )
+            .await?;
+        items
+            .iter()
+            .map(|map| Ok((self.item(map).str("sk")?, self.open_from(map)?)))
             .collect()
     }
 

@@ -118,6 +118,18 @@ impl Bench {
     }
 }
 
+/// A remediation whose safeguard takes no case: every one is held.
+fn holding_every_case(b: &Bench) -> Fake {
+    Fake {
+        safeguard: Some(b.fw.safeguard(SafeguardPolicy {
+            kind: "fake",
+            limit: 0,
+            window: Duration::from_secs(3600),
+        })),
+        ..Fake::default()
+    }
+}
+
 fn direct() -> Value {
     json!({"instance_ids": [INSTANCE], "reason": "test"})
 }
@@ -234,14 +246,7 @@ async fn the_sweep_resumes_abandoned_incidents_and_nothing_else() {
 #[tokio::test]
 async fn a_refused_slot_holds_the_case_and_wakes_a_human() {
     let b = Bench::new();
-    let fake = Fake {
-        safeguard: Some(b.fw.safeguard(SafeguardPolicy {
-            kind: "fake",
-            limit: 0,
-            window: Duration::from_secs(3600),
-        })),
-        ..Fake::default()
-    };
+    let fake = holding_every_case(&b);
     let (ledger, pager) = (&b.ledger, &b.pager);
     let run = b.run();
     let summary = run.handle(&fake, &direct(), "r", None).await.unwrap();
@@ -372,14 +377,7 @@ async fn a_notification_sns_refused_is_sent_by_the_retry() {
 #[tokio::test]
 async fn a_held_summary_sns_refused_is_sent_by_the_retry_once() {
     let b = Bench::new();
-    let fake = Fake {
-        safeguard: Some(b.fw.safeguard(SafeguardPolicy {
-            kind: "fake",
-            limit: 0,
-            window: Duration::from_secs(3600),
-        })),
-        ..Fake::default()
-    };
+    let fake = holding_every_case(&b);
     let run = b.run();
     let five = json!({"instance_ids": ["i-1", "i-2", "i-3", "i-4", "i-5"], "reason": "test"});
     b.pager.refuse.store(true, Ordering::SeqCst);

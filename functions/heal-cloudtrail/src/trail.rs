@@ -608,6 +608,19 @@ fn describe(a: &BTreeSet<Access>) -> &'static str {
 }
 
 impl Selectors {
+    /// One classic selector recording every management event, and nothing else.
+    pub fn every_management_event() -> Self {
+        Self {
+            basic: vec![Basic {
+                read_write: "All".to_owned(),
+                management: true,
+                data: Vec::new(),
+                exclude_sources: Vec::new(),
+            }],
+            advanced: Vec::new(),
+        }
+    }
+
     /// How these selectors record less than `baseline`'s: fewer management events, data
     /// resources dropped, event sources excluded or management limited to some sources.
     pub fn narrower_than(&self, baseline: &Self) -> Vec<String> {
@@ -753,27 +766,10 @@ pub fn weakenings_of(event_name: &str, request: &Value) -> Vec<String> {
             .collect(),
         "PutEventSelectors" => match Selectors::from_request(request) {
             None => vec!["event selectors replaced with unreadable ones".to_owned()],
-            Some(selectors) => {
-                let mut found = Vec::new();
-                if selectors.management() != BTreeSet::from([Access::Read, Access::Write]) {
-                    found.push("management events narrowed".to_owned());
-                }
-                let excluded: Vec<&str> = selectors.excluded_sources().into_iter().collect();
-                if !excluded.is_empty() {
-                    found.push(format!(
-                        "management events from {} excluded",
-                        excluded.join(", ")
-                    ));
-                }
-                let only = selectors.only_sources();
-                if !only.is_empty() {
-                    found.push(format!(
-                        "management events limited to {}",
-                        only.into_iter().collect::<Vec<_>>().join(", ")
-                    ));
-                }
-                found
-            }
+            // Judged against every management event: the call alone does not say what the
+            // selectors were. Data events are not judged: adding or dropping them is the
+            // owner's choice of cost, seen against the baseline by heal-cloudtrail.
+            Some(selectors) => selectors.narrower_than(&Selectors::every_management_event()),
         },
         "DeleteBucket" => vec!["log bucket deleted".to_owned()],
         "DeleteBucketPolicy" => vec!["log bucket policy deleted".to_owned()],
@@ -870,7 +866,7 @@ mod tests {
         assert_eq!(
             weakenings_of("PutEventSelectors", &narrowed),
             [
-                "management events narrowed",
+                "management events narrowed from all to read-only",
                 "management events from kms.amazonaws.com excluded"
             ]
         );

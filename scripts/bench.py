@@ -330,6 +330,21 @@ def bench_cold_start(log):
             "init_ms": inits, "init_with_sts_ms": inits_sts, "first_response_ms": firsts}
 
 
+def bench_custodian_init():
+    """Cloud Custodian's cold start on the same machine: a Python interpreter starting and
+    importing its Lambda handler (`c7n.handler`), what Lambda's Python runtime does before
+    its first poll. Median of COLD_RUNS."""
+    python = os.environ.get("TOURNIQUET_C7N_PYTHON")
+    if not python:
+        return None
+    runs = []
+    for _ in range(COLD_RUNS):
+        started = time.monotonic()
+        subprocess.run([python, "-c", "import c7n.handler"], check=True)
+        runs.append((time.monotonic() - started) * 1000)
+    return {"runs": COLD_RUNS, "init_ms_median": statistics.median(runs), "init_ms": runs}
+
+
 def quarantine_of(instance):
     """The group the instance's interfaces ended in."""
     reservations = seed.aws("ec2").describe_instances(InstanceIds=[instance])["Reservations"]
@@ -345,7 +360,8 @@ def quarantine_of(instance):
 BESIDE = {"CreateSnapshot", "DescribeSnapshots", "ModifyInstanceAttribute", "CreateTags",
           "DescribeTargetGroups", "DescribeTargetHealth", "DescribeLoadBalancers",
           "DeregisterTargets", "DeregisterInstancesFromLoadBalancer", "GetInstanceProfile",
-          "GetRolePolicy", "PutRolePolicy", "DescribeNetworkAcls", "CreateNetworkAclEntry"}
+          "GetRolePolicy", "PutRolePolicy", "DescribeNetworkAcls", "CreateNetworkAclEntry",
+          "DescribeInstanceAttribute"}
 
 
 def measure(proxy, entry, instance, interfaces):
@@ -481,6 +497,13 @@ def markdown(r):
         ("Cold start: exec to first poll (init), roles known (as deployed)", f"{c['init_ms_median']:.1f} ms", "< 30 ms"),
         ("Cold start: init with an STS call (no `TOURNIQUET_ROLE_ARNS`)", f"{c['init_with_sts_ms_median']:.1f} ms", ""),
         ("Cold start: exec to first response (one isolation)", f"{c['first_response_ms_median']:.0f} ms", ""),
+    ]
+    custodian = r.get("custodian")
+    if custodian:
+        rows.append(("Cloud Custodian, same run: Python start and `import c7n.handler` "
+                     f"({c['init_ms_median']:.1f} ms is {custodian['init_ms_median'] / c['init_ms_median']:.0f}× less)",
+                     f"{custodian['init_ms_median']:.0f} ms", ""))
+    rows += [
         (f"Peak RSS over a cold start and {m['invocations'] - 1} warm invocations",
          f"{m['peak_rss_mib']:.1f} MiB", "< 32 MiB"),
         ("isolate-instance bootstrap (x86_64, stripped) / zip",
@@ -522,6 +545,7 @@ def main():
     with open(ROOT / ".tourniquet" / "bench-functions.log", "wb") as log:
         results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "machine": machine()}
         for name, run in [("size", bench_size), ("cold_start", lambda: bench_cold_start(log)),
+                          ("custodian", bench_custodian_init),
                           ("containment", lambda: bench_containment(log)),
                           ("memory", lambda: bench_memory(log)), ("storm", lambda: bench_storm(log))]:
             print(f"==> {name}", flush=True)

@@ -14,6 +14,10 @@ use_sccache
 say "building the release bootstraps with sam build (x86_64; the first build takes long)"
 sam_build_x86_64
 
+# Cloud Custodian, for the cold-start comparison: the same machine, the same run.
+ensure_tool_venv .venv-c7n scripts/c7n-requirements.txt
+export TOURNIQUET_C7N_PYTHON="$PWD/.venv-c7n/bin/python"
+
 start_emulator
 "$VENV/bin/python" scripts/bench.py
 

@@ -14,6 +14,8 @@ const REGION_ACCOUNT: &str = "us-east-1:123456789012";
 const ISOLATE: &str = "tourniquet-IsolateInstanceFunction-ABC";
 const RULE: &str = "tourniquet-IsolateInstanceFunctionCreateTags-1A2B3C4D5E6F";
 const ROLE: &str = "arn:aws:iam::123456789012:role/tourniquet-GuardRole-X";
+/// The stack the functions belong to, created by each setup: its deploy is now.
+const STACK: &str = "tourniquet";
 
 fn function_arn(name: &str) -> String {
     format!("arn:aws:lambda:{REGION_ACCOUNT}:function:{name}")
@@ -36,11 +38,19 @@ async fn setup() -> Setup {
         .key_metadata()
         .and_then(|m| m.arn().map(str::to_owned))
         .expect("key arn");
+    aws_sdk_cloudformation::Client::new(&account.sdk)
+        .create_stack()
+        .stack_name(STACK)
+        .template_body(r#"{"Resources": {"Alerts": {"Type": "AWS::SNS::Topic"}}}"#)
+        .send()
+        .await
+        .expect("stack");
     let functions = function_arn(ISOLATE);
     let extra = [
         ("GUARDED_FUNCTIONS", functions.as_str()),
         ("GUARDED_KEYS", key.as_str()),
         ("TOURNIQUET_ROLE_ARNS", ROLE),
+        ("STACK_NAME", STACK),
     ];
     let fw = account.framework(FUNCTION, &extra).await;
     let guard = Guard::new(
@@ -300,12 +310,39 @@ async fn concurrency_zero_is_undone_and_dry_run_pages() {
     );
     let notes = s.account.notifications().await;
     assert_eq!(notes[0].severity(), "CRITICAL");
-    // The same call made by a deploy of the stack is the change process.
+    // The same call made through CloudFormation while this stack deploys is the change
+    // process: the function is recorded as it is now, nobody is paged.
     let mut deploy = event.clone();
     deploy["id"] = json!("deploy");
     deploy["detail"]["sourceIPAddress"] = json!("cloudformation.amazonaws.com");
     let summary = s.deliver(&deploy).await;
-    assert!(summary.cases.is_empty(), "{summary:?}");
+    assert!(
+        matches!(
+            summary.outcome_of(&format!("function:{ISOLATE}")),
+            Some(Outcome::AlreadyRemediated { .. })
+        ),
+        "{summary:?}"
+    );
+    assert!(s.account.notifications().await.is_empty());
+    // Through another stack, it is tampering like any other.
+    let extra = [
+        ("GUARDED_FUNCTIONS", function_arn(ISOLATE)),
+        ("STACK_NAME", "not-this-one".to_owned()),
+    ];
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let other = Guard::new(
+        &s.fw,
+        GuardConfig::from_env(&s.account.env(&extra)).expect("config"),
+    );
+    deploy["id"] = json!("another-stack");
+    let summary = handle(&s.fw, &other, &deploy, "r").await.unwrap();
+    assert!(
+        matches!(
+            summary.outcome_of(&format!("function:{ISOLATE}")),
+            Some(Outcome::Noticed { .. })
+        ),
+        "{summary:?}"
+    );
 }
 
 #[tokio::test]

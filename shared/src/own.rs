@@ -84,9 +84,12 @@ fn resource_of<'a>(arn: &'a str, service: &str, kind: &str) -> Option<&'a str> {
         .filter(|r| !r.is_empty())
 }
 
-/// A function's name, from its ARN or a name, without a qualifier.
+/// A function's name, from its name, its ARN or a partial ARN (`123456789012:function:f`),
+/// without a qualifier.
 pub fn function_name(name_or_arn: &str) -> &str {
-    let name = resource_of(name_or_arn, "lambda", "function:").unwrap_or(name_or_arn);
+    let name = name_or_arn
+        .split_once(":function:")
+        .map_or(name_or_arn, |(_, rest)| rest);
     name.split(':').next().unwrap_or(name)
 }
 
@@ -184,11 +187,9 @@ impl OwnResources {
         self.functions.iter().map(|a| function_name(a)).collect()
     }
 
-    /// Which of Tourniquet's resources the call names, if any. A failed call changed nothing.
+    /// Which of Tourniquet's resources the call names, if any, whether it succeeded or not
+    /// (a failed attempt is still an offense; the guard ignores it: nothing changed).
     pub fn named(&self, call: &ApiCall) -> Option<Own> {
-        if call.error_code.is_some() {
-            return None;
-        }
         let param = |k: &str| call.request_parameters.get(k).and_then(|v| v.as_str());
         let name = call.event_name.as_str();
         let is = |calls: &[&str]| calls.iter().any(|c| name.starts_with(c));
@@ -216,9 +217,9 @@ impl OwnResources {
                     .map(|key| Own::Key(key.clone()))
             }
             "dynamodb.amazonaws.com" if is(TABLE_CALLS) => {
-                let table = param("tableName").or_else(|| {
-                    param("resourceArn").and_then(|a| a.rsplit_once(":table/").map(|(_, t)| t))
-                })?;
+                // By name or by ARN, as DynamoDB accepts either.
+                let named = param("tableName").or(param("resourceArn"))?;
+                let table = named.rsplit_once(":table/").map_or(named, |(_, t)| t);
                 (table == self.table).then(|| Own::Table(table.to_owned()))
             }
             "sns.amazonaws.com" if is(TOPIC_CALLS) => {
@@ -348,9 +349,14 @@ mod tests {
             ),
             None
         );
-        let mut failed = call("kms.amazonaws.com", "DisableKey", json!({"keyId": "k1"}));
-        failed.error_code = Some("AccessDenied".into());
-        assert_eq!(o.named(&failed), None);
+        assert_eq!(
+            named(
+                "dynamodb.amazonaws.com",
+                "DeleteTable",
+                json!({"tableName": "arn:aws:dynamodb:us-east-1:1:table/tq-history"})
+            ),
+            Some(Own::Table("tq-history".into()))
+        );
     }
 
     #[test]
@@ -371,6 +377,8 @@ mod tests {
             function_name("arn:aws:lambda:us-east-1:1:function:f:live"),
             "f"
         );
+        assert_eq!(function_name("123456789012:function:f"), "f");
+        assert_eq!(function_name("f"), "f");
         assert_eq!(role_name("arn:aws:iam::1:role/a/b/r"), Some("r"));
     }
 }

@@ -6,7 +6,8 @@
 //! resources (`tourniquet::own`) pages CRITICAL naming who made it, and what can be put back
 //! safely is: the rule enabled with its targets and pattern, the concurrency, the key. An
 //! hourly audit finds what no event told, and records the rules and functions as deployed.
-//! A CloudFormation deploy of the stack is the change process, not tampering.
+//! A CloudFormation deploy of this stack is the change process: its calls refresh the
+//! records instead. A call through another stack is tampering like any other.
 
 pub mod lambdas;
 pub mod permissions;
@@ -35,20 +36,38 @@ pub const FUNCTION: &str = "guard-tourniquet";
 /// Where CloudTrail says a call came from when CloudFormation made it for a deploy.
 const CLOUDFORMATION: &str = "cloudformation.amazonaws.com";
 
+/// How long after this stack was created or updated a call through CloudFormation is taken
+/// for its deploy.
+const DEPLOY_WINDOW_SECS: i64 = 3600;
+
 /// What the guard guards, and the stack's values of the settings every function shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardConfig {
     pub own: OwnResources,
-    pub stack: BTreeMap<String, String>,
+    pub settings: BTreeMap<String, String>,
+    /// This stack (`STACK_NAME`): its deploys change Tourniquet's resources on purpose.
+    pub stack_name: Option<String>,
 }
 
 impl GuardConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let stack_name = env.string_or("STACK_NAME", "");
         Ok(Self {
             own: OwnResources::from_env(env)?,
-            stack: lambdas::stack_settings(env),
+            settings: lambdas::stack_settings(env),
+            stack_name: (!stack_name.is_empty()).then_some(stack_name),
         })
     }
+}
+
+/// Whether a stack created or updated at `updated` (epoch seconds) is deploying now: within
+/// the window after it, and not in the future.
+fn deploying(updated: i64, now: std::time::SystemTime) -> bool {
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    updated <= now + 60 && now - updated <= DEPLOY_WINDOW_SECS
 }
 
 /// What can be put back of a disarmed resource.
@@ -83,6 +102,7 @@ pub struct Guard {
     kms: aws_sdk_kms::Client,
     dynamodb: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
     sdk: SdkConfig,
     history: History,
     config: GuardConfig,
@@ -107,10 +127,73 @@ impl Guard {
             kms: aws_sdk_kms::Client::new(&fw.sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&fw.sdk),
             sns: aws_sdk_sns::Client::new(&fw.sdk),
+            cloudformation: aws_sdk_cloudformation::Client::new(&fw.sdk),
             sdk: fw.sdk.clone(),
             history: fw.history.clone(),
             config,
         }
+    }
+
+    /// Whether the call behind the trigger is this stack's deploy: made through
+    /// CloudFormation while the stack was being created or updated. Unknown is no.
+    async fn by_this_deploy(&self, ctx: &Context<'_>) -> bool {
+        let Trigger::ApiCall(_, call) = ctx.trigger else {
+            return false;
+        };
+        let (Some(CLOUDFORMATION), Some(stack)) =
+            (call.source_ip.as_deref(), self.config.stack_name.as_deref())
+        else {
+            return false;
+        };
+        match self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .stacks()
+                .first()
+                .and_then(|s| s.last_updated_time().or(s.creation_time()))
+                .is_some_and(|t| deploying(t.secs(), ctx.now)),
+            Err(e) => {
+                tracing::warn!(error = %sdk_message(&e), "the stack could not be read: the call is taken for tampering");
+                false
+            }
+        }
+    }
+
+    /// A deploy changed the resource: what it is now is the record.
+    async fn after_deploy(&self, own: &Own) -> Result<Verdict<Disarmed>, VerifyError> {
+        let deployed = |record: Option<Value>| match record {
+            Some(known_good) => Verdict::Healthy {
+                reason: format!(
+                    "{} changed by a deploy of the stack (recorded)",
+                    own.describe()
+                ),
+                known_good,
+            },
+            None => Verdict::NothingToDo(format!(
+                "{} changed by a deploy of the stack",
+                own.describe()
+            )),
+        };
+        Ok(match own {
+            Own::Rule(name) => deployed(
+                rules::read(&self.events, name)
+                    .await
+                    .map_err(VerifyError)?
+                    .map(|r| json!(r)),
+            ),
+            Own::Function(name) => deployed(
+                lambdas::read(&self.lambda, name)
+                    .await
+                    .map_err(VerifyError)?
+                    .map(|f| json!(f)),
+            ),
+            _ => deployed(None),
+        })
     }
 
     /// Everything the guard watches: the rules delivering to the functions, the functions,
@@ -285,7 +368,7 @@ impl Guard {
             findings.extend(Self::call_finding(ctx, own));
             return Ok(self.page(ctx, own, &findings));
         };
-        let mut findings = live.losses(&self.config.stack);
+        let mut findings = live.losses(&self.config.settings);
         if findings.is_empty() {
             return Ok(self.sound(ctx, own, Some(&live)));
         }
@@ -400,12 +483,10 @@ impl Remediation for Guard {
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<Own>, IntakeError> {
         match trigger {
             Trigger::Scheduled(_) => self.audit().await,
-            Trigger::ApiCall(_, call) if call.source_ip.as_deref() == Some(CLOUDFORMATION) => {
-                Ok(Intake::Ignore(format!(
-                    "{} by a CloudFormation deploy: the change process",
-                    call.event_name
-                )))
-            }
+            Trigger::ApiCall(_, call) if call.error_code.is_some() => Ok(Intake::Ignore(format!(
+                "the {} call failed: nothing changed",
+                call.event_name
+            ))),
             Trigger::ApiCall(_, call) => Ok(match self.config.own.named(call) {
                 Some(own) => Intake::Cases(vec![Case {
                     resource: own.resource(),
@@ -428,6 +509,9 @@ impl Remediation for Guard {
         case: &Case<Own>,
     ) -> Result<Verdict<Disarmed>, VerifyError> {
         let own = &case.target;
+        if self.by_this_deploy(ctx).await {
+            return self.after_deploy(own).await;
+        }
         match own {
             Own::Rule(name) => self.verify_rule(ctx, own, name).await,
             Own::Function(name) => self.verify_function(ctx, own, function_name(name)).await,
@@ -461,6 +545,12 @@ impl Remediation for Guard {
             .map_err(|e| e.to_string())
     }
 
+    /// Enabling a key is idempotent and only ever restores: done even when history, whose
+    /// table the key encrypts, cannot be reached (a human is woken either way).
+    fn safe_without_history(&self, d: &Disarmed) -> bool {
+        matches!(d.repair, Repair::Key { .. })
+    }
+
     async fn act(&self, ctx: &Context<'_>, _: &Case<Own>, d: &Disarmed) -> Vec<Step> {
         let mut steps = match &d.repair {
             Repair::Rule { name, live, record } => {
@@ -480,5 +570,22 @@ impl Remediation for Guard {
             format!("{}: {}", who(ctx), d.findings.join("; ")),
         ));
         steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_call_through_cloudformation_is_a_deploy_within_the_hour_after_the_stack_changed() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert!(deploying(1_000_000 - 120, now));
+        assert!(
+            !deploying(1_000_000 - 2 * 3600, now),
+            "a stack updated long ago"
+        );
+        assert!(!deploying(1_000_000 + 3600, now), "never from the future");
     }
 }

@@ -34,6 +34,10 @@ pub const PERMISSIONS: &[Needs] = &[
         ],
     },
     Needs {
+        step: "whether a call through CloudFormation is this stack's deploy",
+        actions: &["cloudformation:DescribeStacks"],
+    },
+    Needs {
         step: "whether the table and the topic are still there",
         actions: &["dynamodb:DescribeTable", "sns:GetTopicAttributes"],
     },

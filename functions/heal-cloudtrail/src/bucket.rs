@@ -139,15 +139,16 @@ fn shortest_expiry(rules: &[LifecycleRule], logs: &str) -> Option<i64> {
 }
 
 /// Reads the bucket: whose it is, then its policy, lifecycle and versioning at once. A
-/// failure is kept in `unreadable`, never an error: a bucket that hides its configuration
-/// from Tourniquet is itself a finding.
+/// configuration the bucket refuses to show is kept in `unreadable` (a bucket that hides it
+/// from Tourniquet is itself a finding); a failure to ask at all (throttling, a timeout, a
+/// server error) is an error, for a retry, never taken for a bucket gone or taken.
 pub async fn read(
     sdk: &SdkConfig,
     home: &Client,
     name: &str,
     logs: &str,
     owner: &str,
-) -> BucketState {
+) -> Result<BucketState, String> {
     let mut state = BucketState {
         name: name.to_owned(),
         region: home
@@ -196,18 +197,12 @@ pub async fn read(
                 .await
             {
                 Ok(_) => state.presence = Presence::Owned,
-                Err(e) => {
-                    state.presence = Presence::NotOwned;
-                    state.unreadable = Some(format!("HeadBucket: {}", sdk_message(&e)));
-                }
+                Err(e) => return Err(format!("HeadBucket {name}: {}", sdk_message(&e))),
             },
-            _ => {
-                state.presence = Presence::NotOwned;
-                state.unreadable = Some(format!("HeadBucket: {}", sdk_message(&e)));
-            }
+            _ => return Err(format!("HeadBucket {name}: {}", sdk_message(&e))),
         }
         if state.presence != Presence::Owned {
-            return state;
+            return Ok(state);
         }
     }
     state.presence = Presence::Owned;
@@ -262,7 +257,7 @@ pub async fn read(
     if !unreadable.is_empty() {
         state.unreadable = Some(unreadable.join("; "));
     }
-    state
+    Ok(state)
 }
 
 impl BucketState {

@@ -13,6 +13,8 @@ pub mod store;
 pub mod touched;
 pub mod trail;
 
+use std::time::SystemTime;
+
 use aws_config::{Region, SdkConfig};
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
@@ -281,13 +283,13 @@ impl Healer {
             Err(e) if missing(e.code()) => return Ok(None),
             Err(e) => return Err(format!("GetEventSelectors: {}", sdk_message(&e))),
         };
-        let mut config = TrailConfig::from_sdk(live, trail, selectors, &status);
-        self.read_delivery(&mut config).await;
+        let mut config = TrailConfig::from_sdk(live, trail, selectors, &status, SystemTime::now());
+        self.read_delivery(&mut config).await?;
         Ok(Some(config))
     }
 
     /// The trail's bucket and key, read at once.
-    async fn read_delivery(&self, config: &mut TrailConfig) {
+    async fn read_delivery(&self, config: &mut TrailConfig) -> Result<(), String> {
         let owner = touched::account_of(&config.trail.arn);
         let logs = bucket::log_prefix(config.prefix.as_deref());
         let s3 = self.s3_in(&config.trail.home_region);
@@ -302,8 +304,18 @@ impl Healer {
                 }
             }
         );
-        config.bucket_state = Some(bucket);
+        config.bucket_state = Some(bucket?);
         config.key_state = key;
+        Ok(())
+    }
+
+    /// The bucket and key of `baseline`, read now, put back as it had them.
+    async fn heal_delivery_of(&self, baseline: &TrailConfig) -> Vec<Step> {
+        let mut live = baseline.clone();
+        match self.read_delivery(&mut live).await {
+            Ok(()) => self.heal_delivery(&live, baseline).await,
+            Err(e) => vec![Step::critical("log-bucket", e)],
+        }
     }
 
     /// Puts the bucket and the key back as the baseline had them, at once, before the trail
@@ -449,13 +461,13 @@ impl Healer {
     /// One `UpdateTrail` with every setting that differs from the baseline, from the table
     /// of settings.
     async fn restore_settings(&self, ct: &Client, live: &TrailConfig, b: &TrailConfig) -> Step {
-        let differing = live.differing(b);
-        let update = differing
+        let weakened = live.weakened(b);
+        let update = weakened
             .iter()
             .fold(ct.update_trail().name(&b.trail.name), |call, setting| {
                 (setting.restore)(call, (setting.of)(b))
             });
-        let words: Vec<&str> = differing.iter().map(|s| s.words).collect();
+        let words: Vec<&str> = weakened.iter().map(|s| s.words).collect();
         match update.send().await {
             Ok(_) => Step::ok(
                 "update-trail",
@@ -693,9 +705,7 @@ impl Healer {
         match heal {
             Heal::Recreate { baseline } => {
                 // The bucket may be gone with the trail: claimed again first.
-                let mut live = baseline.clone();
-                self.read_delivery(&mut live).await;
-                steps.extend(self.heal_delivery(&live, baseline).await);
+                steps.extend(self.heal_delivery_of(baseline).await);
                 let created = self.recreate(&ct, baseline).await;
                 let ok = created.ok;
                 steps.push(created);
@@ -708,16 +718,14 @@ impl Healer {
                 // The bucket and key the trail goes back to: the baseline's, read now when
                 // the trail names others.
                 if live.bucket != baseline.bucket || live.kms_key != baseline.kms_key {
-                    let mut theirs = (**baseline).clone();
-                    self.read_delivery(&mut theirs).await;
-                    steps.extend(self.heal_delivery(&theirs, baseline).await);
+                    steps.extend(self.heal_delivery_of(baseline).await);
                 } else {
                     steps.extend(self.heal_delivery(live, baseline).await);
                 }
-                if !live.differing(baseline).is_empty() {
+                if !live.weakened(baseline).is_empty() {
                     steps.push(self.restore_settings(&ct, live, baseline).await);
                 }
-                if live.selectors != baseline.selectors {
+                if !live.selectors.narrower_than(&baseline.selectors).is_empty() {
                     steps.push(self.restore_selectors(&ct, baseline).await);
                 }
                 if baseline.logging && !live.logging {

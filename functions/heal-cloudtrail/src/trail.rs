@@ -4,6 +4,7 @@
 //! survives SDK upgrades and reads as plain JSON in the history table.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
 use aws_sdk_cloudtrail::operation::update_trail::builders::UpdateTrailFluentBuilder;
@@ -284,6 +285,14 @@ impl Selectors {
         })
     }
 
+    /// The advanced selectors that record data events (any that is not for management).
+    fn advanced_data(&self) -> impl Iterator<Item = &Advanced> {
+        let management: Vec<&Advanced> = self.advanced_management().collect();
+        self.advanced
+            .iter()
+            .filter(move |a| !management.contains(a))
+    }
+
     /// The `eventSource` field of an advanced selector.
     fn event_source(a: &Advanced) -> Option<&Field> {
         a.fields.iter().find(|f| f.field == "eventSource")
@@ -362,6 +371,25 @@ pub struct TrailConfig {
     pub key_state: Option<KeyState>,
 }
 
+/// A delivery error older than the latest successful delivery by this much is taken as past:
+/// CloudTrail delivers every few minutes while anything is logged.
+const DELIVERY_GRACE: Duration = Duration::from_secs(3600);
+
+/// Whether CloudTrail delivered within `grace` before `now`: `LatestDeliveryError` stays
+/// set after a recovery, and the API no longer says when the error happened.
+fn delivered_since(
+    latest: Option<&aws_sdk_cloudtrail::primitives::DateTime>,
+    now: SystemTime,
+    grace: Duration,
+) -> bool {
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let grace = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+    latest.is_some_and(|t| now.saturating_sub(t.secs()) <= grace)
+}
+
 fn some_nonempty(v: Option<&str>) -> Option<String> {
     v.filter(|s| !s.is_empty()).map(str::to_owned)
 }
@@ -372,6 +400,7 @@ impl TrailConfig {
         fallback: &TrailRef,
         selectors: Selectors,
         status: &GetTrailStatusOutput,
+        now: SystemTime,
     ) -> Self {
         Self {
             trail: TrailRef {
@@ -394,17 +423,19 @@ impl TrailConfig {
             organization: trail.is_organization_trail().unwrap_or(false),
             selectors,
             logging: status.is_logging().unwrap_or(false),
-            delivery_error: some_nonempty(status.latest_delivery_error()),
+            delivery_error: some_nonempty(status.latest_delivery_error())
+                .filter(|_| !delivered_since(status.latest_delivery_time(), now, DELIVERY_GRACE)),
             bucket_state: None,
             key_state: None,
         }
     }
 
-    /// The settings that differ from the baseline's: what `UpdateTrail` restores.
-    pub fn differing(&self, baseline: &Self) -> Vec<&'static Setting> {
+    /// The settings weaker than the baseline's: what `UpdateTrail` restores. A setting made
+    /// stronger since (log file validation turned on) is left as it is.
+    pub fn weakened(&self, baseline: &Self) -> Vec<&'static Setting> {
         SETTINGS
             .iter()
-            .filter(|s| (s.of)(self) != (s.of)(baseline))
+            .filter(|s| s.weakening(&(s.of)(baseline), &(s.of)(self)).is_some())
             .collect()
     }
 }
@@ -649,6 +680,15 @@ impl Selectors {
             found.push(format!(
                 "management events from {} excluded",
                 excluded.join(", ")
+            ));
+        }
+        let dropped = baseline
+            .advanced_data()
+            .filter(|a| !self.advanced.contains(a))
+            .count();
+        if dropped > 0 {
+            found.push(format!(
+                "{dropped} advanced data event selector(s) dropped or changed"
             ));
         }
         let (was, now) = (baseline.only_sources(), self.only_sources());
@@ -1010,7 +1050,7 @@ mod tests {
                 "missing {expected:?} in {w:?}"
             );
         }
-        let restored: Vec<&str> = live.differing(&base).iter().map(|s| s.key).collect();
+        let restored: Vec<&str> = live.weakened(&base).iter().map(|s| s.key).collect();
         assert_eq!(
             restored,
             [

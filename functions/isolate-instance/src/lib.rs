@@ -210,7 +210,8 @@ impl Isolator {
             }
             Some(_) => {}
         }
-        // Isolated, or under way: an incident that acted.
+        // Isolated, or under way: the instance's latest incident acted. An isolation long
+        // past, released since, does not make a new taint's removal a release.
         let acted = [
             IncidentStatus::Remediated,
             IncidentStatus::Partial,
@@ -220,7 +221,8 @@ impl Isolator {
         let isolated = incidents
             .iter()
             .rev()
-            .find(|i| i.action == self.action() && acted.contains(&i.status.as_str()));
+            .find(|i| i.action == self.action())
+            .filter(|i| acted.contains(&i.status.as_str()));
         if let Some(i) = isolated {
             return Ok(Verdict::NothingToDo(format!(
                 "{who} removed {key} from {} after Tourniquet isolated it (incident {}): a release",

@@ -199,6 +199,30 @@ async fn a_disabled_rule_gets_its_state_and_target_back_and_pages() {
         ),
         "{summary:?}"
     );
+    // A deploy of the stack removes the rule: recorded as removed, never put back.
+    events
+        .remove_targets()
+        .rule(RULE)
+        .ids("IsolateInstanceFunctionCreateTagsLambdaTarget")
+        .send()
+        .await
+        .unwrap();
+    events.delete_rule().name(RULE).send().await.unwrap();
+    let mut deploy = call(
+        "deploy-removes",
+        "events.amazonaws.com",
+        "DeleteRule",
+        json!({"name": RULE}),
+    );
+    deploy["detail"]["sourceIPAddress"] = json!("cloudformation.amazonaws.com");
+    s.deliver(&deploy).await;
+    s.audit("audit-2").await;
+    assert!(
+        events.describe_rule().name(RULE).send().await.is_err(),
+        "the rule the deploy removed stays removed"
+    );
+    let notes = s.account.notifications().await;
+    assert!(notes.iter().all(|n| !n.message.contains(RULE)), "{notes:?}");
 }
 
 #[tokio::test]

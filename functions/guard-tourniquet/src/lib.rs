@@ -180,12 +180,14 @@ impl Guard {
             )),
         };
         Ok(match own {
-            Own::Rule(name) => deployed(
-                rules::read(&self.events, name)
-                    .await
-                    .map_err(VerifyError)?
-                    .map(|r| json!(r)),
-            ),
+            // A rule the deploy removed is recorded as removed, so that the audit does not
+            // put it back (a record that is no rule reads as none).
+            Own::Rule(name) => deployed(Some(
+                match rules::read(&self.events, name).await.map_err(VerifyError)? {
+                    Some(rule) => json!(rule),
+                    None => json!({"removed_by_a_deploy": true}),
+                },
+            )),
             Own::Function(name) => deployed(
                 lambdas::read(&self.lambda, name)
                     .await

@@ -231,7 +231,8 @@ impl Guard {
         ))
     }
 
-    async fn record<T: DeserializeOwned>(&self, kind: &str, name: &str) -> Option<T> {
+    /// What history recorded of a resource, if it reads as one.
+    async fn recorded<T: DeserializeOwned>(&self, kind: &str, name: &str) -> Option<T> {
         let stored = self.history.baseline(kind, name).await.ok().flatten()?;
         serde_json::from_value(stored).ok()
     }
@@ -318,7 +319,7 @@ impl Guard {
     ) -> Result<Verdict<Disarmed>, VerifyError> {
         let (live, record) = tokio::join!(
             rules::read(&self.events, name),
-            self.record::<RuleRecord>(rules::BASELINE, name)
+            self.recorded::<RuleRecord>(rules::BASELINE, name)
         );
         let live = live.map_err(VerifyError)?;
         let ours = record.is_some()
@@ -363,7 +364,7 @@ impl Guard {
     ) -> Result<Verdict<Disarmed>, VerifyError> {
         let (live, record) = tokio::join!(
             lambdas::read(&self.lambda, name),
-            self.record::<FunctionRecord>(lambdas::BASELINE, name)
+            self.recorded::<FunctionRecord>(lambdas::BASELINE, name)
         );
         let Some(live) = live.map_err(VerifyError)? else {
             let mut findings = vec![format!("function {name} deleted")];

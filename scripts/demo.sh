@@ -22,7 +22,7 @@ ensure_demo_tools
 use_sccache
 export PATH="$PWD/$VENV/bin:$PATH"
 
-say "building the three functions (the first build compiles the AWS SDK: several minutes)"
+say "building the functions (the first build compiles the AWS SDK: several minutes)"
 cargo build --bins
 
 start_emulator

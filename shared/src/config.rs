@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::exempt::ArnGlob;
+use crate::members::MemberConfig;
 
 /// A configuration variable that is missing or does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -55,6 +56,11 @@ impl Env {
         self.get(name)
             .map(str::to_owned)
             .ok_or(ConfigError::Missing(name))
+    }
+
+    /// A set value, or `None`.
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        self.get(name).map(str::to_owned)
     }
 
     pub fn string_or(&self, name: &'static str, default: &str) -> String {
@@ -192,6 +198,8 @@ pub struct CommonConfig {
     /// The execution roles of every Tourniquet function of the stack: their events are
     /// Tourniquet's own. Set, it also spares the cold start its STS call.
     pub tourniquet_roles: Vec<String>,
+    /// Other accounts, and how to act in them.
+    pub members: MemberConfig,
 }
 
 impl CommonConfig {
@@ -203,6 +211,7 @@ impl CommonConfig {
             dry_run: env.bool_or("DRY_RUN", false)?,
             protected_principals: env.globs("PROTECTED_PRINCIPALS")?,
             tourniquet_roles: env.role_arns("TOURNIQUET_ROLE_ARNS")?,
+            members: MemberConfig::from_env(env)?,
         })
     }
 }

@@ -180,6 +180,11 @@ pub trait Remediation: Sync {
     /// `Tainted` tag, that anyone may make).
     fn counters_actor(&self) -> bool;
     fn safeguard(&self) -> Option<&Safeguard>;
+    /// Whether an event asks for containment or reports tampering: refused (an account
+    /// Tourniquet may not act in), it pages. Every event but a schedule, by default.
+    fn threatening(&self, trigger: &Trigger) -> bool {
+        !matches!(trigger, Trigger::Scheduled(_) | Trigger::Sweep)
+    }
     /// The cases in an event. Malformed parameters are an error; irrelevant ones an
     /// `Ignore`. May read AWS (a scheduled audit lists what to audit), never change it.
     fn intake(

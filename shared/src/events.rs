@@ -385,6 +385,10 @@ pub struct Finding {
     /// A sample finding (`detail.service.additionalInfo.sample`), made on request to try
     /// integrations: never acted on.
     pub sample: bool,
+    /// The account and region of the resource (`detail.accountId`, `detail.region`): a
+    /// delegated administrator receives its members' findings in its own account.
+    pub account: Option<String>,
+    pub region: Option<String>,
 }
 
 /// A direct invocation by an operator or a test: `{"instance_ids": [...], "reason": "..."}`.
@@ -531,6 +535,8 @@ fn decode_finding(detail: Fields<'_>) -> Result<Finding, EventError> {
         resource_type: resource.str("resourceType")?.to_owned(),
         instance_id,
         sample,
+        account: detail.opt_str("accountId")?.map(str::to_owned),
+        region: detail.opt_str("region")?.map(str::to_owned),
     })
 }
 

@@ -5,6 +5,7 @@
 //! events are ignored so that a remediation never triggers another one.
 
 use crate::events::Principal;
+use crate::members::MemberConfig;
 
 /// An ARN pattern with `*` (any run of characters, `/` and `:` included) and `?` (one
 /// character) as wildcards, matched case-sensitively like IAM's `ArnLike`.
@@ -126,6 +127,8 @@ pub struct Exemptions {
     protected: Vec<ArnGlob>,
     /// This function's role and every other Tourniquet role of the stack.
     own: Vec<IdentityKey>,
+    /// The member role: its sessions in an account Tourniquet may act in are its own.
+    members: MemberConfig,
 }
 
 /// Why a principal is not acted on.
@@ -148,11 +151,31 @@ impl Exemptions {
                 .iter()
                 .map(|a| IdentityKey::from_caller_arn(a))
                 .collect(),
+            members: MemberConfig::default(),
+        }
+    }
+
+    /// Counts the member role's sessions as Tourniquet's own, in the accounts it may act in.
+    pub fn with_members(mut self, members: MemberConfig) -> Self {
+        self.members = members;
+        self
+    }
+
+    fn is_own(&self, principal: &Principal) -> bool {
+        let key = IdentityKey::of(principal);
+        if self.own.contains(&key) {
+            return true;
+        }
+        match (&key, self.members.role_name.as_deref()) {
+            (IdentityKey::Role { account, name }, Some(member)) => {
+                name == member && self.members.lists(account)
+            }
+            _ => false,
         }
     }
 
     pub fn check(&self, principal: &Principal) -> Option<PrincipalExemption> {
-        if self.own.contains(&IdentityKey::of(principal)) {
+        if self.is_own(principal) {
             return Some(PrincipalExemption::OwnRole);
         }
         principal.arns().into_iter().find_map(|arn| {

@@ -1,11 +1,14 @@
 //! What every remediation gets from the framework, built once per cold start.
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 
 use crate::clients::FrameworkClients;
 use crate::config::{CommonConfig, ConfigError, Env};
 use crate::exempt::Exemptions;
 use crate::history::{History, sdk_message};
+use crate::members::Members;
 use crate::notify::Notifier;
 use crate::safeguard::{Safeguard, SafeguardPolicy};
 
@@ -29,6 +32,8 @@ pub struct Framework {
     /// This function's own identity: as STS reports it, or, when the stack's roles are
     /// configured, the first of them (its partition and account are this function's).
     pub identity: String,
+    /// The accounts and regions this function may act in, and how it reaches them.
+    pub members: Arc<Members>,
 }
 
 impl Framework {
@@ -64,13 +69,26 @@ impl Framework {
     pub fn assemble(config: CommonConfig, sdk: SdkConfig, identity: String) -> Self {
         let clients = FrameworkClients::new(&sdk);
         let function = config.function;
+        let members = Arc::new(Members::new(
+            function,
+            config.members.clone(),
+            sdk.clone(),
+            &identity,
+        ));
         Self {
             history: History::new(clients.dynamodb, config.history_table.clone()),
-            notifier: Notifier::new(clients.sns, config.alert_topic_arn.clone(), function),
+            notifier: Notifier::new(
+                clients.sns,
+                config.alert_topic_arn.clone(),
+                function,
+                members.home().clone(),
+            ),
             exemptions: Exemptions::new(
                 config.protected_principals.clone(),
                 &[std::slice::from_ref(&identity), &config.tourniquet_roles].concat(),
-            ),
+            )
+            .with_members(config.members.clone()),
+            members,
             identity,
             sdk,
             config,
@@ -108,6 +126,7 @@ pub(crate) fn offline() -> Framework {
         dry_run: false,
         protected_principals: Vec::new(),
         tourniquet_roles: Vec::new(),
+        members: Default::default(),
     };
     let sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())

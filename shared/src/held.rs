@@ -122,6 +122,7 @@ pub fn summary(function: &str, held: &[Notification]) -> Notification {
         ],
         links: Vec::new(),
         incident,
+        scope: None,
         facts: json!({
             "held": held.len(),
             "resources": held.iter().take(LISTED).map(|n| json!({
@@ -143,6 +144,7 @@ mod tests {
             action: "held".into(),
             resource: resource.into(),
             headline: format!("held, not isolated: {resource}"),
+            scope: None,
             facts: json!({"outcome": {"outcome": "held", "reason": "safeguard reached"}}),
             ..Notification::default()
         }

@@ -18,11 +18,13 @@ pub mod held;
 pub mod history;
 pub mod iam;
 pub mod ledger;
+pub mod members;
 pub mod metrics;
 pub mod notify;
 pub mod own;
 pub mod permissions;
 pub mod pipeline;
+pub mod refused;
 pub mod report;
 pub mod runtime;
 

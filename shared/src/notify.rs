@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::console::Link;
 use crate::history::sdk_message;
+use crate::members::Scope;
 
 /// How urgent a notification is: `Info` nothing to do, `Warning` a person should look today,
 /// `Critical` wake a human now.
@@ -64,8 +65,21 @@ pub struct Notification {
     pub links: Vec<Link>,
     /// The incident the message belongs to: messages of one incident thread together.
     pub incident: String,
+    /// Where the resource is, when its key does not say (an ARN names its account and
+    /// region, a bare id is in the function's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
     /// The same facts, machine-readable.
     pub facts: Value,
+}
+
+impl Notification {
+    /// Where the resource is: as set, as its ARN says, or `home`.
+    pub fn place(&self, home: &Scope) -> Scope {
+        self.scope.clone().unwrap_or_else(|| {
+            Scope::of_arn(&self.resource, &home.region).unwrap_or_else(|| home.clone())
+        })
+    }
 }
 
 /// SNS subjects: ASCII, no control characters, under 100 characters.
@@ -91,9 +105,15 @@ pub fn subject(function: &str, n: &Notification) -> String {
     clean
 }
 
-/// The e-mail text: the readable part, the next steps and links, then the facts as JSON.
-pub fn body(function: &str, n: &Notification) -> String {
-    let mut text = format!("{} - {}\n\n", n.severity.as_str(), n.severity.ask());
+/// The e-mail text: where, the readable part, the next steps and links, then the facts as
+/// JSON.
+pub fn body(function: &str, n: &Notification, place: &Scope) -> String {
+    let mut text = format!(
+        "{} - {}\nIn {}.\n\n",
+        n.severity.as_str(),
+        n.severity.ask(),
+        place.describe()
+    );
     for paragraph in &n.body {
         text.push_str(paragraph);
         text.push_str("\n\n");
@@ -117,6 +137,8 @@ pub fn body(function: &str, n: &Notification) -> String {
         "function": function,
         "action": n.action,
         "resource": n.resource,
+        "account": place.account,
+        "region": place.region,
         "incident": n.incident,
         "next_steps": n.next_steps,
         "links": n.links,
@@ -211,8 +233,8 @@ pub fn chat(function: &str, n: &Notification) -> Value {
 /// The `MessageStructure=json` message: one text per kind of subscriber. E-mail, queues and
 /// functions keep the contract's body (readable text, then the facts as JSON); chat over
 /// HTTPS, and anything else, gets the chat document; SMS only the subject.
-pub fn message(function: &str, n: &Notification) -> String {
-    let text = body(function, n);
+pub fn message(function: &str, n: &Notification, place: &Scope) -> String {
+    let text = body(function, n, place);
     let chat = chat(function, n).to_string();
     serde_json::json!({
         "default": chat,
@@ -238,14 +260,22 @@ pub struct Notifier {
     sns: Client,
     topic_arn: String,
     function: &'static str,
+    /// The function's own account and region: where a resource with a bare id is.
+    home: Scope,
 }
 
 impl Notifier {
-    pub fn new(sns: Client, topic_arn: impl Into<String>, function: &'static str) -> Self {
+    pub fn new(
+        sns: Client,
+        topic_arn: impl Into<String>,
+        function: &'static str,
+        home: Scope,
+    ) -> Self {
         Self {
             sns,
             topic_arn: topic_arn.into(),
             function,
+            home,
         }
     }
 
@@ -266,18 +296,21 @@ impl Notifier {
         } else {
             &n.resource
         };
+        let place = n.place(&self.home);
         let mut publish = self
             .sns
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject(self.function, n))
             .message_structure("json")
-            .message(message(self.function, n));
+            .message(message(self.function, n, &place));
         for (name, value) in [
             ("severity", n.severity.as_str()),
             ("function", self.function),
             ("action", n.action.as_str()),
             ("resource", resource),
+            ("account", place.account.as_str()),
+            ("region", place.region.as_str()),
         ] {
             publish =
                 publish.message_attributes(name, attr(value).map_err(|e| err(e.to_string()))?);
@@ -306,8 +339,25 @@ mod tests {
                 "i-0123456789abcdef0",
             )],
             incident: "2026-11-29T03:00:00Z#abc".into(),
+            scope: None,
             facts: json!({"limit": 3}),
         }
+    }
+
+    #[test]
+    fn the_place_is_the_resource_arn_s_or_home() {
+        let home = Scope::new("111122223333", "eu-west-1");
+        assert_eq!(note("x").place(&home), home);
+        let member = Notification {
+            resource: "arn:aws:ec2:us-east-2:444455556666:instance/i-1".into(),
+            ..note("x")
+        };
+        assert_eq!(member.place(&home), Scope::new("444455556666", "us-east-2"));
+        let set = Notification {
+            scope: Some(Scope::new("777788889999", "ap-south-1")),
+            ..note("x")
+        };
+        assert_eq!(set.place(&home), Scope::new("777788889999", "ap-south-1"));
     }
 
     #[test]
@@ -331,14 +381,19 @@ mod tests {
 
     #[test]
     fn body_is_readable_then_json() {
-        let b = body("isolate-instance", &note("held i-1"));
-        assert!(b.starts_with("CRITICAL - a human is needed now\n\nThe safeguard held.\n\n"));
+        let place = Scope::new("111122223333", "eu-west-1");
+        let b = body("isolate-instance", &note("held i-1"), &place);
+        assert!(b.starts_with(
+            "CRITICAL - a human is needed now\nIn account 111122223333, eu-west-1.\n\nThe safeguard held.\n\n"
+        ));
         let (_, json_part) = b.split_once("-- facts (JSON) --\n").unwrap();
         let v: Value = serde_json::from_str(json_part).unwrap();
         assert_eq!(v["severity"], "CRITICAL");
         assert_eq!(v["function"], "isolate-instance");
         assert_eq!(v["facts"]["limit"], 3);
         assert_eq!(v["incident"], "2026-11-29T03:00:00Z#abc");
+        assert_eq!(v["account"], "111122223333");
+        assert_eq!(v["region"], "eu-west-1");
         assert!(b.contains("NEXT STEPS\n  1. Decide whether to isolate it.\n"));
         assert!(b.contains("LINKS\n  - instance i-0123456789abcdef0: https://"));
     }
@@ -346,11 +401,12 @@ mod tests {
     #[test]
     fn one_message_for_every_kind_of_subscriber() {
         let n = note("held i-1");
-        let m: Value = serde_json::from_str(&message("isolate-instance", &n)).unwrap();
+        let place = Scope::new("111122223333", "eu-west-1");
+        let m: Value = serde_json::from_str(&message("isolate-instance", &n, &place)).unwrap();
         for key in ["default", "https", "email", "sqs", "lambda", "sms"] {
             assert!(m[key].is_string(), "{key} missing from {m}");
         }
-        assert_eq!(m["email"], body("isolate-instance", &n));
+        assert_eq!(m["email"], body("isolate-instance", &n, &place));
         assert_eq!(m["sms"], subject("isolate-instance", &n));
         assert_eq!(m["default"], m["https"]);
         let chat: Value = serde_json::from_str(m["default"].as_str().unwrap()).unwrap();

@@ -25,6 +25,7 @@ use crate::history::{Incident, IncidentStatus};
 use crate::ledger::{LEASE_MARGIN, Ledger, Lock, LockRequest, OpenIncident, Pager};
 use crate::metrics::{self, Counts};
 use crate::notify::{Notification, Severity};
+use crate::refused;
 use crate::report::{Verbs, compose};
 use crate::safeguard::{SlotDecision, Survey};
 use crate::unsent::Unsent;
@@ -157,6 +158,24 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         };
         if let Some(PrincipalExemption::OwnRole) = actor.and_then(|a| fw.exemptions.check(a)) {
             summary.ignored = Some("caused by one of Tourniquet's own roles".into());
+            return Ok(summary);
+        }
+        let scope = fw.members.scope_of(&trigger);
+        if let Err(refusal) = fw.members.enter(&scope).await {
+            let threat = r.threatening(&trigger);
+            let n = refused::notice(&trigger, &delivery_id, &scope, &refusal, threat);
+            summary.ignored = Some(format!("not acted on: {refusal}"));
+            let noticed = Outcome::Noticed {
+                detail: refusal.to_string(),
+            };
+            let report = self.send(&n, report(&n.resource, noticed, false)).await;
+            if let Some(error) = &report.notify_error {
+                return Err(HandleError::Retry(format!(
+                    "an event of {} was refused and nobody could be told: {error}",
+                    scope.describe()
+                )));
+            }
+            summary.cases.push(report);
             return Ok(summary);
         }
         let ctx = Context {
@@ -480,6 +499,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 format!("Find why the incident cannot be resumed: {error}."),
             ],
             incident: ctx.incident.to_owned(),
+            scope: None,
             facts: serde_json::json!({"resource": resource, "error": error}),
             ..Notification::default()
         };
@@ -678,6 +698,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                         format!("Trigger: {}.", ctx.trigger.describe()),
                     ],
                     incident: ctx.incident.to_owned(),
+                    scope: None,
                     facts: facts.clone(),
                     ..Notification::default()
                 };
@@ -838,6 +859,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                     .to_owned(),
             ],
             incident: ctx.delivery_id.to_owned(),
+            scope: None,
             facts: serde_json::json!({"steps": critical}),
             ..Notification::default()
         };

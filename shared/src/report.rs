@@ -211,8 +211,11 @@ pub fn compose<S>(
     if let (Some(s), Outcome::Remediated { .. } | Outcome::Partial { .. }) = (subject, outcome)
         && !s.undo.is_empty()
     {
+        let place = ctx.framework.members.scope_of_key(resource);
         body.push(format!(
-            "To release (undo), once the investigation allows:\n{}",
+            "To release (undo), once the investigation allows, in {} (--region {}):\n{}",
+            place.describe(),
+            place.region,
             bullets(&s.undo)
         ));
     }
@@ -244,6 +247,7 @@ pub fn compose<S>(
         next_steps,
         links: subject.map(|s| s.links.clone()).unwrap_or_default(),
         incident: ctx.incident.to_owned(),
+        scope: None,
         facts,
     }
 }

@@ -1,0 +1,491 @@
+//! Many accounts and regions from one deployment: where a resource lives (its [`Scope`]),
+//! whether Tourniquet may act there, and the SDK configuration that reaches it.
+//!
+//! With `MEMBER_ROLE_NAME` empty, Tourniquet acts in its own account only, as it always did.
+//! Set, an event of another account is handled there, in the event's region, through the
+//! member role, assumed once per account and remembered for the life of the process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{
+    ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, Env};
+use crate::events::Trigger;
+
+/// An account and a region: where a resource lives and where calls about it go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Scope {
+    pub account: String,
+    pub region: String,
+}
+
+impl Scope {
+    pub fn new(account: impl Into<String>, region: impl Into<String>) -> Self {
+        Self {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+
+    /// The account and region an ARN names. A global resource's ARN (IAM) names no region:
+    /// `region` stands in.
+    pub fn of_arn(arn: &str, region: &str) -> Option<Self> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_), Some(_), Some(arn_region), Some(account), Some(_)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        if !is_account(account) {
+            return None;
+        }
+        let region = if arn_region.is_empty() {
+            region
+        } else {
+            arn_region
+        };
+        Some(Self::new(account, region))
+    }
+
+    /// `account 111122223333, eu-west-1`, for people.
+    pub fn describe(&self) -> String {
+        format!("account {}, {}", self.account, self.region)
+    }
+}
+
+/// A twelve-digit AWS account id.
+pub fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The organization settings of the contract.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberConfig {
+    /// The role assumed in a member account; `None`: one account only.
+    pub role_name: Option<String>,
+    pub external_id: Option<String>,
+    /// The accounts that may be acted on; empty: any.
+    pub accounts: Vec<String>,
+}
+
+impl MemberConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let role_name = env.optional("MEMBER_ROLE_NAME");
+        if let Some(name) = &role_name {
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: "MEMBER_ROLE_NAME",
+                    value: name.clone(),
+                    expected: "an IAM role name (letters, digits and +=,.@_-, at most 64)",
+                });
+            }
+        }
+        let accounts = env.words("MEMBER_ACCOUNTS");
+        if let Some(bad) = accounts.iter().find(|a| !is_account(a)) {
+            return Err(ConfigError::Invalid {
+                name: "MEMBER_ACCOUNTS",
+                value: bad.clone(),
+                expected: "comma-separated twelve-digit account ids",
+            });
+        }
+        Ok(Self {
+            role_name,
+            external_id: env.optional("MEMBER_EXTERNAL_ID"),
+            accounts,
+        })
+    }
+
+    /// Whether `account` may be acted on through the member role.
+    pub fn lists(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|a| a == account)
+    }
+}
+
+/// Why Tourniquet does not act in an account. Nothing is changed there; a person is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "account {0} is not this deployment's own, and MEMBER_ROLE_NAME is not set: Tourniquet acts in its own account only"
+    )]
+    OneAccount(String),
+    #[error("account {0} is not in MEMBER_ACCOUNTS")]
+    NotListed(String),
+    #[error("{0:?} is not an account id")]
+    NotAnAccount(String),
+    #[error("the member role {role} cannot be assumed: {error}")]
+    CannotAssume { role: String, error: String },
+}
+
+/// Assumed-role credentials kept until five minutes before they expire, so that one
+/// `AssumeRole` serves every client of an account and the check made before acting.
+#[derive(Debug)]
+struct Remembered {
+    role: AssumeRoleProvider,
+    last: Mutex<Option<Credentials>>,
+}
+
+/// How long before expiry remembered credentials are renewed.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+impl Remembered {
+    fn fresh(&self) -> Option<Credentials> {
+        let last = self.last.lock().ok()?.clone()?;
+        match last.expiry() {
+            Some(at) if at <= SystemTime::now() + RENEW_BEFORE => None,
+            _ => Some(last),
+        }
+    }
+
+    async fn get(&self) -> Result<Credentials, CredentialsError> {
+        if let Some(c) = self.fresh() {
+            return Ok(c);
+        }
+        let c = self.role.provide_credentials().await?;
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(c.clone());
+        }
+        Ok(c)
+    }
+}
+
+impl ProvideCredentials for Remembered {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.get())
+    }
+}
+
+/// The accounts and regions Tourniquet may act in, and how it reaches each.
+#[derive(Debug)]
+pub struct Members {
+    home: Scope,
+    partition: String,
+    config: MemberConfig,
+    base: SdkConfig,
+    session: String,
+    /// One assumed role per member account, for the life of the process.
+    roles: tokio::sync::Mutex<HashMap<String, SharedCredentialsProvider>>,
+}
+
+impl Members {
+    /// `identity` is this function's own ARN: its account and partition are home.
+    pub fn new(function: &str, config: MemberConfig, base: SdkConfig, identity: &str) -> Self {
+        let region = base.region().map(|r| r.to_string()).unwrap_or_default();
+        let mut parts = identity.split(':');
+        let partition = parts.nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
+        let account = parts.nth(2).unwrap_or_default();
+        Self {
+            home: Scope::new(account, region),
+            partition: partition.to_owned(),
+            config,
+            base,
+            session: format!("tourniquet-{function}"),
+            roles: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// This function's own account and region.
+    pub fn home(&self) -> &Scope {
+        &self.home
+    }
+
+    /// The accounts of `MEMBER_ACCOUNTS` (empty: any account, none listed).
+    pub fn listed(&self) -> &[String] {
+        &self.config.accounts
+    }
+
+    /// Whether a member role is configured: events of other accounts are handled there.
+    pub fn organization(&self) -> bool {
+        self.config.role_name.is_some()
+    }
+
+    /// The member role in `account`.
+    pub fn role_arn(&self, account: &str) -> Option<String> {
+        let name = self.config.role_name.as_deref()?;
+        Some(format!("arn:{}:iam::{account}:role/{name}", self.partition))
+    }
+
+    /// Whether `role_arn` is the member role of an account Tourniquet may act in: its
+    /// sessions are Tourniquet's own, like the functions' roles.
+    pub fn is_member_role(&self, account: &str, role_name: &str) -> bool {
+        self.config.role_name.as_deref() == Some(role_name) && self.config.lists(account)
+    }
+
+    /// Where an event's resources are: its account and region. With one account, home: the
+    /// event's region is not followed, as before.
+    pub fn scope_of(&self, trigger: &Trigger) -> Scope {
+        // A finding names where its resource is: a delegated administrator receives its
+        // members' findings on its own bus.
+        if let Trigger::Finding(e, f) = trigger {
+            let account = f.account.as_deref().unwrap_or(&e.account);
+            let region = f.region.as_deref().unwrap_or(&e.region);
+            return if self.organization() {
+                Scope::new(account, region)
+            } else if account != self.home.account {
+                Scope::new(account, &self.home.region)
+            } else {
+                self.home.clone()
+            };
+        }
+        match trigger.envelope() {
+            Some(e) if self.organization() => Scope::new(&e.account, &e.region),
+            Some(e) if e.account != self.home.account => Scope::new(&e.account, &self.home.region),
+            _ => self.home.clone(),
+        }
+    }
+
+    /// Where a resource recorded under `key` lives: an ARN names it, a bare id is home.
+    pub fn scope_of_key(&self, key: &str) -> Scope {
+        Scope::of_arn(key, &self.home.region).unwrap_or_else(|| self.home.clone())
+    }
+
+    /// Whether Tourniquet may act in `scope`, without reaching it.
+    pub fn admits(&self, scope: &Scope) -> Result<(), Refusal> {
+        if scope.account == self.home.account {
+            return Ok(());
+        }
+        if !is_account(&scope.account) {
+            return Err(Refusal::NotAnAccount(scope.account.clone()));
+        }
+        if !self.organization() {
+            return Err(Refusal::OneAccount(scope.account.clone()));
+        }
+        if !self.config.lists(&scope.account) {
+            return Err(Refusal::NotListed(scope.account.clone()));
+        }
+        Ok(())
+    }
+
+    /// Whether Tourniquet may act in `scope` and, in another account, can: the member role
+    /// is assumed now if it has not been.
+    pub async fn enter(&self, scope: &Scope) -> Result<(), Refusal> {
+        self.admits(scope)?;
+        if scope.account != self.home.account {
+            self.role(&scope.account).await?;
+        }
+        Ok(())
+    }
+
+    /// The SDK configuration that acts in `scope`: this function's own in its account, the
+    /// member role's elsewhere (assumed now if it has not been, so that a role that cannot
+    /// be assumed is known before anything is decided).
+    pub async fn reach(&self, scope: &Scope) -> Result<SdkConfig, Refusal> {
+        self.admits(scope)?;
+        let in_region = |sdk: SdkConfig| {
+            if Some(scope.region.as_str()) == sdk.region().map(|r| r.as_ref()) {
+                sdk
+            } else {
+                sdk.into_builder()
+                    .region(Region::new(scope.region.clone()))
+                    .build()
+            }
+        };
+        if scope.account == self.home.account {
+            return Ok(in_region(self.base.clone()));
+        }
+        let role = self.role(&scope.account).await?;
+        Ok(in_region(
+            self.base
+                .clone()
+                .into_builder()
+                .credentials_provider(role)
+                .build(),
+        ))
+    }
+
+    async fn role(&self, account: &str) -> Result<SharedCredentialsProvider, Refusal> {
+        let arn = self
+            .role_arn(account)
+            .ok_or_else(|| Refusal::OneAccount(account.to_owned()))?;
+        let mut roles = self.roles.lock().await;
+        let role = match roles.get(account) {
+            Some(r) => r.clone(),
+            None => {
+                let mut builder = AssumeRoleProvider::builder(&arn)
+                    .session_name(&self.session)
+                    .configure(&self.base);
+                if let Some(id) = &self.config.external_id {
+                    builder = builder.external_id(id);
+                }
+                SharedCredentialsProvider::new(Remembered {
+                    role: builder.build().await,
+                    last: Mutex::new(None),
+                })
+            }
+        };
+        role.provide_credentials()
+            .await
+            .map_err(|e| Refusal::CannotAssume {
+                role: arn.clone(),
+                error: chain(&e),
+            })?;
+        roles.insert(account.to_owned(), role.clone());
+        Ok(role)
+    }
+}
+
+/// An error with every cause, in one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Clients of one kind for every scope acted in, each built once per process.
+pub struct PerScope<C> {
+    members: Arc<Members>,
+    make: fn(&SdkConfig) -> C,
+    built: Mutex<HashMap<Scope, C>>,
+}
+
+impl<C: Clone> PerScope<C> {
+    /// The home scope's clients are built now, from `sdk`.
+    pub fn new(members: Arc<Members>, sdk: &SdkConfig, make: fn(&SdkConfig) -> C) -> Self {
+        let home = HashMap::from([(members.home().clone(), make(sdk))]);
+        Self {
+            members,
+            make,
+            built: Mutex::new(home),
+        }
+    }
+
+    /// The clients that act in `scope`, or why Tourniquet may not act there.
+    pub async fn get(&self, scope: &Scope) -> Result<C, Refusal> {
+        if let Some(c) = self.built.lock().ok().and_then(|b| b.get(scope).cloned()) {
+            return Ok(c);
+        }
+        let sdk = self.members.reach(scope).await?;
+        let clients = (self.make)(&sdk);
+        if let Ok(mut built) = self.built.lock() {
+            built.insert(scope.clone(), clients.clone());
+        }
+        Ok(clients)
+    }
+
+    /// The home scope's clients.
+    pub fn home(&self) -> C {
+        let home = self.members.home();
+        match self.built.lock().ok().and_then(|b| b.get(home).cloned()) {
+            Some(c) => c,
+            None => (self.make)(&self.members.base),
+        }
+    }
+
+    pub fn members(&self) -> &Members {
+        &self.members
+    }
+}
+
+impl<C> std::fmt::Debug for PerScope<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerScope")
+            .field("home", self.members.home())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::BehaviorVersion;
+
+    fn members(pairs: &[(&'static str, &'static str)]) -> Members {
+        let config = MemberConfig::from_env(&Env::from_pairs(pairs.iter().copied())).unwrap();
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .build();
+        Members::new(
+            "isolate-instance",
+            config,
+            sdk,
+            "arn:aws:iam::111111111111:role/tq-isolate",
+        )
+    }
+
+    #[test]
+    fn an_arn_names_its_scope_and_a_global_one_takes_the_region_given() {
+        assert_eq!(
+            Scope::of_arn("arn:aws:ec2:us-west-2:222222222222:instance/i-1", "x"),
+            Some(Scope::new("222222222222", "us-west-2"))
+        );
+        assert_eq!(
+            Scope::of_arn("arn:aws:iam::222222222222:user/mallory", "eu-west-1"),
+            Some(Scope::new("222222222222", "eu-west-1"))
+        );
+        assert_eq!(Scope::of_arn("i-0abc", "eu-west-1"), None);
+        assert_eq!(Scope::of_arn("arn:aws:s3:::bucket", "eu-west-1"), None);
+    }
+
+    #[test]
+    fn one_account_refuses_every_other() {
+        let m = members(&[]);
+        assert!(!m.organization());
+        assert_eq!(m.home(), &Scope::new("111111111111", "eu-west-1"));
+        assert_eq!(m.admits(m.home()), Ok(()));
+        assert_eq!(
+            m.admits(&Scope::new("222222222222", "eu-west-1")),
+            Err(Refusal::OneAccount("222222222222".into()))
+        );
+    }
+
+    #[test]
+    fn an_organization_admits_listed_accounts_only() {
+        let m = members(&[
+            ("MEMBER_ROLE_NAME", "tourniquet-member"),
+            ("MEMBER_ACCOUNTS", "222222222222, 333333333333"),
+        ]);
+        assert!(m.organization());
+        assert_eq!(m.admits(&Scope::new("222222222222", "us-east-2")), Ok(()));
+        assert_eq!(
+            m.admits(&Scope::new("444444444444", "eu-west-1")),
+            Err(Refusal::NotListed("444444444444".into()))
+        );
+        assert_eq!(
+            m.admits(&Scope::new("*", "eu-west-1")),
+            Err(Refusal::NotAnAccount("*".into()))
+        );
+        assert_eq!(
+            m.role_arn("222222222222").as_deref(),
+            Some("arn:aws:iam::222222222222:role/tourniquet-member")
+        );
+        assert!(m.is_member_role("222222222222", "tourniquet-member"));
+        assert!(!m.is_member_role("444444444444", "tourniquet-member"));
+        assert!(!m.is_member_role("222222222222", "Admin"));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        for (name, value) in [
+            ("MEMBER_ACCOUNTS", "12345"),
+            ("MEMBER_ROLE_NAME", "role/with/path"),
+        ] {
+            let err = MemberConfig::from_env(&Env::from_pairs([(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod policy;
 pub mod upstream;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_iam::Client;
@@ -25,6 +26,7 @@ use serde_json::json;
 use tourniquet::console::{self, Link};
 use tourniquet::exempt::PrincipalExemption;
 use tourniquet::history::{OffenseRecord, rfc3339, sdk_message};
+use tourniquet::members::{Members, PerScope};
 use tourniquet::own::Own;
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
@@ -152,10 +154,27 @@ pub struct Offense {
     pub event: String,
 }
 
-/// The disable-offender remediation.
-pub struct Disabler {
+/// The clients of one account.
+#[derive(Debug, Clone)]
+pub struct Reach {
     iam: Client,
     cloudtrail: aws_sdk_cloudtrail::Client,
+}
+
+impl Reach {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            iam: Client::new(sdk),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(sdk),
+        }
+    }
+}
+
+/// The disable-offender remediation.
+pub struct Disabler {
+    /// Per account acted in; the function's own built at cold start.
+    reach: PerScope<Reach>,
+    members: Arc<Members>,
     config: DisableConfig,
     safeguard: Safeguard,
     history: tourniquet::history::History,
@@ -285,8 +304,8 @@ fn user_undo(name: &str, keys: &[String]) -> Vec<String> {
 impl Disabler {
     pub fn new(fw: &Framework, config: DisableConfig) -> Self {
         Self {
-            iam: Client::new(&fw.sdk),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(&fw.sdk),
+            reach: PerScope::new(fw.members.clone(), &fw.sdk, Reach::new),
+            members: fw.members.clone(),
             safeguard: fw.safeguard(config.safeguard),
             history: fw.history.clone(),
             exemptions: fw.exemptions.clone(),
@@ -294,8 +313,15 @@ impl Disabler {
         }
     }
 
+    /// The clients of the account an offender's ARN names (IAM is global: the function's
+    /// own region serves).
+    async fn reach_for(&self, key: &str) -> Result<Reach, String> {
+        let scope = self.members.scope_of_key(key);
+        self.reach.get(&scope).await.map_err(|e| e.to_string())
+    }
+
     /// The principal that assumed the role of this session, from CloudTrail's record.
-    async fn upstream(&self, principal: &Principal) -> Upstream {
+    async fn upstream(&self, r: &Reach, principal: &Principal) -> Upstream {
         let Principal::AssumedRole {
             access_key_id: Some(key),
             session_created: Some(created),
@@ -307,7 +333,7 @@ impl Disabler {
                 "the event names no session access key or creation time".to_owned(),
             );
         };
-        let (arn, name) = match upstream::assumer(&self.cloudtrail, key, created, account).await {
+        let (arn, name) = match upstream::assumer(&r.cloudtrail, key, created, account).await {
             Assumer::User { arn, name } => (arn, name),
             Assumer::Service(service) => return Upstream::Service(service),
             Assumer::Unknown(why) => return Upstream::Unknown(why),
@@ -323,7 +349,7 @@ impl Disabler {
                 "assumed by {arn}, a protected principal ({pattern}): not disabled"
             ));
         }
-        match self.live_user(&name).await {
+        match self.live_user(r, &name).await {
             Ok(Some((active_keys, _))) => Upstream::User {
                 arn,
                 name,
@@ -336,10 +362,14 @@ impl Disabler {
         }
     }
 
-    async fn live_user(&self, name: &str) -> Result<Option<(Vec<String>, bool)>, String> {
+    async fn live_user(
+        &self,
+        r: &Reach,
+        name: &str,
+    ) -> Result<Option<(Vec<String>, bool)>, String> {
         let (keys, policy) = tokio::join!(
-            self.iam.list_access_keys().user_name(name).send(),
-            self.iam
+            r.iam.list_access_keys().user_name(name).send(),
+            r.iam
                 .get_user_policy()
                 .user_name(name)
                 .policy_name(policy::USER_POLICY)
@@ -363,8 +393,13 @@ impl Disabler {
         Ok(Some((keys, denied)))
     }
 
-    async fn live_role(&self, role: &str, user_id: &str) -> Result<Option<bool>, String> {
-        match self
+    async fn live_role(
+        &self,
+        r: &Reach,
+        role: &str,
+        user_id: &str,
+    ) -> Result<Option<bool>, String> {
+        match r
             .iam
             .get_role_policy()
             .role_name(role)
@@ -374,7 +409,7 @@ impl Disabler {
         {
             Ok(_) => Ok(Some(true)),
             Err(e) if e.code() == Some("NoSuchEntity") => {
-                match self.iam.get_role().role_name(role).send().await {
+                match r.iam.get_role().role_name(role).send().await {
                     Ok(_) => Ok(Some(false)),
                     Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
                     Err(e) => Err(format!("GetRole {role}: {}", sdk_message(&e))),
@@ -385,8 +420,12 @@ impl Disabler {
     }
 
     /// The cutoff of the role's revoke policy, if it has one; `None` when the role is gone.
-    async fn live_revocation(&self, role: &str) -> Result<Option<Option<String>>, String> {
-        match self
+    async fn live_revocation(
+        &self,
+        r: &Reach,
+        role: &str,
+    ) -> Result<Option<Option<String>>, String> {
+        match r
             .iam
             .get_role_policy()
             .role_name(role)
@@ -396,7 +435,7 @@ impl Disabler {
         {
             Ok(out) => Ok(Some(policy::cutoff_of(out.policy_document()))),
             Err(e) if e.code() == Some("NoSuchEntity") => {
-                match self.iam.get_role().role_name(role).send().await {
+                match r.iam.get_role().role_name(role).send().await {
                     Ok(_) => Ok(Some(None)),
                     Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
                     Err(e) => Err(format!("GetRole {role}: {}", sdk_message(&e))),
@@ -407,8 +446,8 @@ impl Disabler {
     }
 
     /// Every session of the role issued before `cutoff`, whatever its name.
-    async fn revoke_sessions(&self, role: &str, cutoff: &str) -> Vec<Step> {
-        let result = self
+    async fn revoke_sessions(&self, r: &Reach, role: &str, cutoff: &str) -> Vec<Step> {
+        let result = r
             .iam
             .put_role_policy()
             .role_name(role)
@@ -430,7 +469,12 @@ impl Disabler {
 
     /// The principal behind a role session: disabled when it is a user of the account;
     /// otherwise a person is woken with what is known.
-    async fn disable_upstream(&self, role: &str, upstream: Option<&Upstream>) -> Vec<Step> {
+    async fn disable_upstream(
+        &self,
+        r: &Reach,
+        role: &str,
+        upstream: Option<&Upstream>,
+    ) -> Vec<Step> {
         match upstream {
             None => Vec::new(),
             Some(Upstream::User {
@@ -445,7 +489,7 @@ impl Disabler {
                          with it"
                     ),
                 )];
-                steps.extend(self.disable_user(name, active_keys).await);
+                steps.extend(self.disable_user(r, name, active_keys).await);
                 steps
             }
             Some(Upstream::Service(service)) => vec![Step::ok(
@@ -465,10 +509,10 @@ impl Disabler {
         }
     }
 
-    async fn disable_user(&self, name: &str, keys: &[String]) -> Vec<Step> {
+    async fn disable_user(&self, r: &Reach, name: &str, keys: &[String]) -> Vec<Step> {
         let deactivate = join_all(keys.iter().map(|key| async move {
             let step = format!("deactivate key {key}");
-            match self
+            match r
                 .iam
                 .update_access_key()
                 .user_name(name)
@@ -482,7 +526,7 @@ impl Disabler {
             }
         }));
         let deny = async {
-            match self
+            match r
                 .iam
                 .put_user_policy()
                 .user_name(name)
@@ -503,9 +547,9 @@ impl Disabler {
         steps
     }
 
-    async fn disable_session(&self, role: &str, user_id: &str) -> Vec<Step> {
+    async fn disable_session(&self, r: &Reach, role: &str, user_id: &str) -> Vec<Step> {
         let name = policy::session_policy_name(user_id);
-        let result = self
+        let result = r
             .iam
             .put_role_policy()
             .role_name(role)
@@ -545,7 +589,7 @@ impl Remediation for Disabler {
     }
 
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<Offense>, IntakeError> {
-        let Trigger::ApiCall(_, call) = trigger else {
+        let Trigger::ApiCall(envelope, call) = trigger else {
             return Ok(Intake::Ignore("offenses are API calls".into()));
         };
         let offender = Offender::of(&call.principal);
@@ -565,6 +609,7 @@ impl Remediation for Disabler {
             .own
             .named(call)
             .filter(|o| !matches!(o, Own::Rule(_)))
+            .filter(|_| envelope.account == self.members.home().account)
         {
             // A deploy of the stack changes its resources through CloudFormation; whether a
             // call through CloudFormation was this stack's deploy, the guard decides and pages.
@@ -578,7 +623,12 @@ impl Remediation for Disabler {
             format!(": disarms {}", own.describe())
         } else if touched::is_delivery_call(call) {
             // A call on a bucket or a key counts only when it is a trail's, and weakens it.
-            let trails = touched::trails_touched(&self.cloudtrail, call)
+            let r = self
+                .reach
+                .get(&self.members.scope_of(trigger))
+                .await
+                .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+            let trails = touched::trails_touched(&r.cloudtrail, call)
                 .await
                 .map_err(IntakeError::Unavailable)?;
             let found =
@@ -620,6 +670,7 @@ impl Remediation for Disabler {
     ) -> Result<Verdict<Disable>, VerifyError> {
         let offender = Offender::of(&case.target.principal);
         let key = offender.key();
+        let r = &self.reach_for(key).await.map_err(VerifyError)?;
         let window = self.config.offense_window;
         let since = ctx.now.checked_sub(window).unwrap_or(std::time::UNIX_EPOCH);
         let mut offenses = self
@@ -666,7 +717,8 @@ impl Remediation for Disabler {
                 return Ok(Verdict::Exempt(format!("{why}\n{record}")));
             }
             Offender::User { name, .. } => {
-                let Some((keys, denied)) = self.live_user(name).await.map_err(VerifyError)? else {
+                let Some((keys, denied)) = self.live_user(r, name).await.map_err(VerifyError)?
+                else {
                     return Ok(Verdict::NothingToDo(format!(
                         "user {name} no longer exists"
                     )));
@@ -704,7 +756,10 @@ impl Remediation for Disabler {
             Offender::RoleSession { role_name, .. }
                 if self.config.role_mode == RoleDisableMode::SessionsBeforeNow =>
             {
-                let Some(cutoff) = self.live_revocation(role_name).await.map_err(VerifyError)?
+                let Some(cutoff) = self
+                    .live_revocation(r, role_name)
+                    .await
+                    .map_err(VerifyError)?
                 else {
                     return Ok(Verdict::NothingToDo(format!(
                         "role {role_name} no longer exists"
@@ -751,7 +806,7 @@ impl Remediation for Disabler {
                 role_name, user_id, ..
             } => {
                 match self
-                    .live_role(role_name, user_id)
+                    .live_role(r, role_name, user_id)
                     .await
                     .map_err(VerifyError)?
                 {
@@ -787,7 +842,7 @@ impl Remediation for Disabler {
         };
         let (mut disable, mut before, mut plan, mut undo) = (disable, before, plan, undo);
         if let Offender::RoleSession { role_name, .. } = &disable.offender {
-            let found = self.upstream(&case.target.principal).await;
+            let found = self.upstream(r, &case.target.principal).await;
             match &found {
                 Upstream::User {
                     arn,
@@ -863,13 +918,18 @@ impl Remediation for Disabler {
     }
 
     async fn act(&self, _: &Context<'_>, _: &Case<Offense>, disable: &Disable) -> Vec<Step> {
+        let r = match self.reach_for(disable.offender.key()).await {
+            Ok(r) => r,
+            Err(e) => return vec![Step::critical("reach", format!("NOTHING disabled: {e}"))],
+        };
+        let r = &r;
         match &disable.offender {
-            Offender::User { name, .. } => self.disable_user(name, &disable.active_keys).await,
+            Offender::User { name, .. } => self.disable_user(r, name, &disable.active_keys).await,
             Offender::RoleSession { role_name, .. } if disable.revoke_before.is_some() => {
                 let cutoff = disable.revoke_before.as_deref().unwrap_or_default();
                 let (mut steps, upstream) = tokio::join!(
-                    self.revoke_sessions(role_name, cutoff),
-                    self.disable_upstream(role_name, disable.upstream.as_ref())
+                    self.revoke_sessions(r, role_name, cutoff),
+                    self.disable_upstream(r, role_name, disable.upstream.as_ref())
                 );
                 steps.extend(upstream);
                 steps
@@ -878,8 +938,8 @@ impl Remediation for Disabler {
                 role_name, user_id, ..
             } => {
                 let (mut steps, upstream) = tokio::join!(
-                    self.disable_session(role_name, user_id),
-                    self.disable_upstream(role_name, disable.upstream.as_ref())
+                    self.disable_session(r, role_name, user_id),
+                    self.disable_upstream(r, role_name, disable.upstream.as_ref())
                 );
                 steps.extend(upstream);
                 steps

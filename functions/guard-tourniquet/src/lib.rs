@@ -106,6 +106,9 @@ pub struct Guard {
     sdk: SdkConfig,
     history: History,
     config: GuardConfig,
+    /// The account Tourniquet's own resources are in: a call elsewhere that names a
+    /// resource of the same name is about someone else's.
+    home_account: String,
 }
 
 /// Who made the call behind a trigger, for the page.
@@ -130,6 +133,7 @@ impl Guard {
             cloudformation: aws_sdk_cloudformation::Client::new(&fw.sdk),
             sdk: fw.sdk.clone(),
             history: fw.history.clone(),
+            home_account: fw.members.home().account.clone(),
             config,
         }
     }
@@ -486,6 +490,12 @@ impl Remediation for Guard {
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<Own>, IntakeError> {
         match trigger {
             Trigger::Scheduled(_) => self.audit().await,
+            Trigger::ApiCall(e, _) if e.account != self.home_account => {
+                Ok(Intake::Ignore(format!(
+                    "a call in account {}: Tourniquet's own resources are in {}",
+                    e.account, self.home_account
+                )))
+            }
             Trigger::ApiCall(_, call) if call.error_code.is_some() => Ok(Intake::Ignore(format!(
                 "the {} call failed: nothing changed",
                 call.event_name

@@ -13,15 +13,18 @@ pub mod store;
 pub mod touched;
 pub mod trail;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
+use futures_util::future::join_all;
 use serde_json::json;
 use tourniquet::console;
 use tourniquet::events::{ApiCall, EventError, fields};
 use tourniquet::history::{History, sdk_message};
+use tourniquet::members::{Members, PerScope, Scope};
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Remediation, Severity, Step, Subject, Trigger,
@@ -82,29 +85,25 @@ pub enum Heal {
     StartLogging { live: TrailConfig },
 }
 
-/// The heal-cloudtrail remediation.
-pub struct Healer {
+/// The clients of one account: for the region reached, used unless a trail, its bucket or
+/// its key lives elsewhere. Built once per account and region.
+#[derive(Debug, Clone)]
+pub struct Reach {
     sdk: SdkConfig,
-    /// The clients for the function's own region, used unless a trail, its bucket or its key
-    /// lives elsewhere. Built once per cold start.
     client: Client,
     s3: aws_sdk_s3::Client,
     kms: aws_sdk_kms::Client,
     region: String,
-    partition: String,
-    history: History,
 }
 
-impl Healer {
-    pub fn new(fw: &Framework) -> Self {
+impl Reach {
+    pub fn new(sdk: &SdkConfig) -> Self {
         Self {
-            client: Client::new(&fw.sdk),
-            s3: aws_sdk_s3::Client::new(&fw.sdk),
-            kms: aws_sdk_kms::Client::new(&fw.sdk),
-            region: fw.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-            partition: fw.partition().to_owned(),
-            sdk: fw.sdk.clone(),
-            history: fw.history.clone(),
+            client: Client::new(sdk),
+            s3: aws_sdk_s3::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            sdk: sdk.clone(),
         }
     }
 
@@ -127,11 +126,40 @@ impl Healer {
             bucket::client_in(&self.sdk, region)
         }
     }
+}
+
+/// The heal-cloudtrail remediation.
+pub struct Healer {
+    /// Per account and region acted in; the function's own built at cold start.
+    reach: PerScope<Reach>,
+    members: Arc<Members>,
+    region: String,
+    partition: String,
+    history: History,
+}
+
+impl Healer {
+    pub fn new(fw: &Framework) -> Self {
+        Self {
+            reach: PerScope::new(fw.members.clone(), &fw.sdk, Reach::new),
+            members: fw.members.clone(),
+            region: fw.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            partition: fw.partition().to_owned(),
+            history: fw.history.clone(),
+        }
+    }
+
+    /// The clients of the account an ARN names (a trail, a store), in its region.
+    async fn reach(&self, arn: &str) -> Result<Reach, String> {
+        let scope = self.members.scope_of_key(arn);
+        self.reach.get(&scope).await.map_err(|e| e.to_string())
+    }
 
     /// The trails whose bucket or key an S3 or KMS call names.
     async fn trails_of_delivery_call(
         &self,
         call: &ApiCall,
+        scope: &Scope,
     ) -> Result<Intake<Watched>, IntakeError> {
         if let Some(code) = &call.error_code {
             return Ok(Intake::Ignore(format!(
@@ -139,7 +167,12 @@ impl Healer {
                 call.event_name
             )));
         }
-        let trails = touched::trails_touched(&self.client, call)
+        let reach = self
+            .reach
+            .get(scope)
+            .await
+            .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        let trails = touched::trails_touched(&reach.client, call)
             .await
             .map_err(IntakeError::Unavailable)?;
         if trails.is_empty() {
@@ -196,15 +229,64 @@ impl Healer {
     }
 
     /// Every trail homed in this region, live or known from a baseline (a deleted trail), and
-    /// every event data store.
+    /// every event data store: of this account, and in an organization of every account of
+    /// `MEMBER_ACCOUNTS`. An account that cannot be reached is skipped and said.
     async fn audit(&self) -> Result<Intake<Watched>, IntakeError> {
+        let home = self.members.home().clone();
+        let mut scopes = vec![home.clone()];
+        if self.members.organization() {
+            scopes.extend(
+                self.members
+                    .listed()
+                    .iter()
+                    .filter(|a| **a != home.account)
+                    .map(|a| Scope::new(a.clone(), home.region.clone())),
+            );
+        }
+        let audits = join_all(scopes.iter().map(|s| self.audit_in(s))).await;
+        let mut cases = Vec::new();
+        let mut skipped = Vec::new();
+        for (scope, audit) in scopes.iter().zip(audits) {
+            match audit {
+                Ok(Intake::Cases(c)) => cases.extend(c),
+                Ok(Intake::Some {
+                    cases: c,
+                    skipped: why,
+                }) => {
+                    cases.extend(c);
+                    skipped.push(format!("{}: {why}", scope.describe()));
+                }
+                Ok(Intake::Ignore(_)) => {}
+                Err(e) if *scope == home => return Err(e),
+                Err(e) => skipped.push(format!("{} not audited: {e}", scope.describe())),
+            }
+        }
+        Ok(match (cases.is_empty(), skipped.is_empty()) {
+            (true, true) => Intake::Ignore("no trail in this region".into()),
+            (true, false) => Intake::Ignore(skipped.join("; ")),
+            (false, true) => Intake::Cases(cases),
+            (false, false) => Intake::Some {
+                cases,
+                skipped: skipped.join("; "),
+            },
+        })
+    }
+
+    /// The audit of one account.
+    async fn audit_in(&self, scope: &Scope) -> Result<Intake<Watched>, IntakeError> {
+        let reach = self
+            .reach
+            .get(scope)
+            .await
+            .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
         let (live, baselines, stores) = tokio::join!(
-            self.client
+            reach
+                .client
                 .describe_trails()
                 .include_shadow_trails(false)
                 .send(),
             self.history.baselines(BASELINE),
-            store::list(&self.client, &self.region)
+            store::list(&reach.client, &self.region)
         );
         let live = live.map_err(|e| {
             IntakeError::Unavailable(format!("DescribeTrails: {}", sdk_message(&e)))
@@ -226,6 +308,7 @@ impl Healer {
             match serde_json::from_value::<TrailConfig>(config) {
                 Ok(b)
                     if b.trail.home_region == self.region
+                        && touched::account_of(&arn) == scope.account
                         && !trails.iter().any(|t| t.arn == arn) =>
                 {
                     trails.push(b.trail);
@@ -255,7 +338,7 @@ impl Healer {
 
     /// The live configuration, or `None` if the trail does not exist.
     async fn read(&self, trail: &TrailRef) -> Result<Option<TrailConfig>, String> {
-        let ct = self.client_for(&trail.home_region);
+        let ct = self.reach(&trail.arn).await?.client_for(&trail.home_region);
         let (described, status, selectors) = tokio::join!(
             ct.describe_trails()
                 .trail_name_list(&trail.name)
@@ -292,13 +375,14 @@ impl Healer {
     async fn read_delivery(&self, config: &mut TrailConfig) -> Result<(), String> {
         let owner = touched::account_of(&config.trail.arn);
         let logs = bucket::log_prefix(config.prefix.as_deref());
-        let s3 = self.s3_in(&config.trail.home_region);
+        let reach = self.reach(&config.trail.arn).await?;
+        let s3 = reach.s3_in(&config.trail.home_region);
         let (bucket, key) = tokio::join!(
-            bucket::read(&self.sdk, &s3, &config.bucket, &logs, owner),
+            bucket::read(&reach.sdk, &s3, &config.bucket, &logs, owner),
             async {
                 match &config.kms_key {
                     Some(id) => {
-                        Some(key::read(&key::client_for(&self.sdk, &self.kms, id), id).await)
+                        Some(key::read(&key::client_for(&reach.sdk, &reach.kms, id), id).await)
                     }
                     None => None,
                 }
@@ -323,17 +407,24 @@ impl Healer {
     async fn heal_delivery(&self, live: &TrailConfig, baseline: &TrailConfig) -> Vec<Step> {
         let owner = touched::account_of(&baseline.trail.arn);
         let logs = bucket::log_prefix(baseline.prefix.as_deref());
+        let reach = match self.reach(&baseline.trail.arn).await {
+            Ok(r) => r,
+            Err(e) => return vec![Step::critical("log-bucket", e)],
+        };
+        let reach = &reach;
         let (bucket_steps, key_steps) = tokio::join!(
             async {
                 match (&live.bucket_state, &baseline.bucket_state) {
-                    (Some(now), Some(was)) => bucket::heal(&self.sdk, now, was, &logs, owner).await,
+                    (Some(now), Some(was)) => {
+                        bucket::heal(&reach.sdk, now, was, &logs, owner).await
+                    }
                     _ => Vec::new(),
                 }
             },
             async {
                 match (&live.key_state, &baseline.key_state) {
                     (Some(now), Some(was)) => {
-                        let kms = key::client_for(&self.sdk, &self.kms, &now.id);
+                        let kms = key::client_for(&reach.sdk, &reach.kms, &now.id);
                         key::heal(&kms, now, was).await
                     }
                     _ => Vec::new(),
@@ -528,7 +619,8 @@ impl Remediation for Healer {
         match trigger {
             Trigger::Scheduled(_) => self.audit().await,
             Trigger::ApiCall(_, call) if touched::is_delivery_call(call) => {
-                self.trails_of_delivery_call(call).await
+                self.trails_of_delivery_call(call, &self.members.scope_of(trigger))
+                    .await
             }
             other => Ok(self.trail_of_call(other)?),
         }
@@ -572,9 +664,10 @@ impl Remediation for Healer {
 
     async fn act(&self, _: &Context<'_>, case: &Case<Watched>, heal: &Heal) -> Vec<Step> {
         match (&case.target, heal) {
-            (_, Heal::Ingestion { store, live }) => {
-                store::restart(&self.client_for(&store.region), store, live).await
-            }
+            (_, Heal::Ingestion { store, live }) => match self.reach(&store.store_arn).await {
+                Ok(reach) => store::restart(&reach.client_for(&store.region), store, live).await,
+                Err(e) => vec![Step::critical("ingestion", e)],
+            },
             (Watched::Trail(trail), heal) => self.heal_trail(trail, heal).await,
             (Watched::Store(_), _) => Vec::new(),
         }
@@ -700,7 +793,10 @@ impl Healer {
     }
 
     async fn heal_trail(&self, trail: &TrailRef, heal: &Heal) -> Vec<Step> {
-        let ct = self.client_for(&trail.home_region);
+        let ct = match self.reach(&trail.arn).await {
+            Ok(reach) => reach.client_for(&trail.home_region),
+            Err(e) => return vec![Step::critical("reach", format!("NOTHING healed: {e}"))],
+        };
         let mut steps = Vec::new();
         match heal {
             Heal::Recreate { baseline } => {
@@ -757,7 +853,11 @@ impl Healer {
         ctx: &Context<'_>,
         store: &StoreRef,
     ) -> Result<Verdict<Heal>, VerifyError> {
-        let ct = self.client_for(&store.region);
+        let ct = self
+            .reach(&store.store_arn)
+            .await
+            .map_err(VerifyError)?
+            .client_for(&store.region);
         let (live, seen) = tokio::join!(
             store::ingestion(&ct, store),
             self.history.baseline(store::BASELINE, &store.store_arn)

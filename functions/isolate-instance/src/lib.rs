@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tourniquet::console::{self, Link};
 use tourniquet::history::{IncidentStatus, rfc3339};
+use tourniquet::members::{Members, PerScope, Scope};
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Remediation, Severity, Step, Subject, Trigger,
@@ -92,7 +93,9 @@ pub struct Target {
 
 /// The isolate-instance remediation.
 pub struct Isolator {
-    clients: Clients,
+    /// Per account and region acted in; the function's own built at cold start.
+    clients: PerScope<Clients>,
+    members: Arc<Members>,
     config: IsolateConfig,
     safeguard: Safeguard,
     history: tourniquet::history::History,
@@ -103,7 +106,8 @@ pub struct Isolator {
 impl Isolator {
     pub fn new(fw: &Framework, config: IsolateConfig) -> Self {
         Self {
-            clients: Clients::new(&fw.sdk),
+            clients: PerScope::new(fw.members.clone(), &fw.sdk, Clients::new),
+            members: fw.members.clone(),
             safeguard: fw.safeguard(config.safeguard),
             history: fw.history.clone(),
             partition: fw.partition().to_owned(),
@@ -111,12 +115,36 @@ impl Isolator {
         }
     }
 
+    /// What history calls the instance `id` of `scope`: in an organization its ARN, which
+    /// names the account and region; in one account its id, as always.
+    fn key(&self, scope: &Scope, id: &str) -> String {
+        if self.members.organization() {
+            format!(
+                "arn:{}:ec2:{}:{}:instance/{id}",
+                self.partition, scope.region, scope.account
+            )
+        } else {
+            id.to_owned()
+        }
+    }
+
+    /// Where the instance recorded under `key` is, and its id.
+    fn locate<'k>(&self, key: &'k str) -> (Scope, &'k str) {
+        let id = key.rsplit('/').next().unwrap_or(key);
+        (self.members.scope_of_key(key), id)
+    }
+
     /// The live instances, the groups of Tourniquet's names and history's record of which are
     /// its own, in one round.
-    async fn read(&self, ids: &[String]) -> Result<(BTreeMap<String, Instance>, Known), String> {
+    async fn read(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+    ) -> Result<(BTreeMap<String, Instance>, Known), String> {
+        let clients = self.clients.get(scope).await.map_err(|e| e.to_string())?;
         let (live, groups, records) = tokio::join!(
-            instance::read_all(&self.clients, &self.partition, ids),
-            groups::live(&self.clients.ec2, &self.config.quarantine_group),
+            instance::read_all(&clients, &self.partition, ids),
+            groups::live(&clients.ec2, &self.config.quarantine_group),
             self.history.baselines(groups::HISTORY_KIND)
         );
         // Without the groups they are treated as absent and made anew, never guessed.
@@ -134,26 +162,34 @@ impl Isolator {
             let (inst, known) = seen.as_ref();
             return Ok((Some(inst.clone()), known.clone()));
         }
+        let (scope, id) = self.locate(&case.resource);
         let (mut found, known) = self
-            .read(std::slice::from_ref(&case.resource))
+            .read(&scope, &[id.to_owned()])
             .await
             .map_err(VerifyError)?;
-        Ok((found.remove(&case.resource), known))
+        Ok((found.remove(id), known))
     }
 
     /// Reads the instances of an event naming many in one round, so that an event naming 1000
     /// ids spends a handful of requests on all of them, and keeps the cases of those that
     /// exist with what was read.
-    async fn read_ahead(&self, cases: Vec<Case<()>>) -> Result<Intake<Seen>, IntakeError> {
+    async fn read_ahead(
+        &self,
+        scope: &Scope,
+        cases: Vec<Case<()>>,
+    ) -> Result<Intake<Seen>, IntakeError> {
         let ids: Vec<String> = cases.iter().map(|c| c.resource.clone()).collect();
-        let (mut live, known) = self.read(&ids).await.map_err(IntakeError::Unavailable)?;
+        let (mut live, known) = self
+            .read(scope, &ids)
+            .await
+            .map_err(IntakeError::Unavailable)?;
         let mut kept = Vec::new();
         let mut gone = Vec::new();
         for case in cases {
             match live.remove(&case.resource) {
                 Some(inst) if inst.state != "terminated" => kept.push(Case {
                     target: Seen(Some(Arc::new((inst, known.clone())))),
-                    resource: case.resource,
+                    resource: self.key(scope, &case.resource),
                 }),
                 _ => gone.push(case.resource),
             }
@@ -370,8 +406,8 @@ impl Isolator {
 
     /// Containment: out of the Auto Scaling group and onto allow-all at once, then
     /// quarantine, on every interface concurrently.
-    async fn contain(&self, inst: &Instance, known: &Known) -> Vec<Step> {
-        let ec2 = &self.clients.ec2;
+    async fn contain(&self, clients: &Clients, inst: &Instance, known: &Known) -> Vec<Step> {
+        let ec2 = &clients.ec2;
         let Some(vpc) = inst.vpc_id.as_deref() else {
             return vec![Step::critical(
                 "quarantine",
@@ -392,8 +428,7 @@ impl Isolator {
             }
             (groups, steps)
         };
-        let (detached, (groups, mut steps)) =
-            tokio::join!(fleet::detach(&self.clients, inst), opening);
+        let (detached, (groups, mut steps)) = tokio::join!(fleet::detach(clients, inst), opening);
         steps.extend(detached);
         match groups {
             Ok(g) => {
@@ -436,19 +471,26 @@ impl Remediation for Isolator {
         Some(&self.safeguard)
     }
 
+    /// Every trigger asks for containment but the taint's removal, which is only reported.
+    fn threatening(&self, trigger: &Trigger) -> bool {
+        !matches!(trigger, Trigger::ApiCall(_, call) if call.event_name == "DeleteTags")
+            && !matches!(trigger, Trigger::Scheduled(_) | Trigger::Sweep)
+    }
+
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<Seen>, IntakeError> {
+        let scope = self.members.scope_of(trigger);
         let unread = |cases: Vec<Case<()>>| {
             cases
                 .into_iter()
                 .map(|c| Case {
-                    resource: c.resource,
+                    resource: self.key(&scope, &c.resource),
                     target: Seen(None),
                 })
                 .collect()
         };
         Ok(match intake::intake(trigger, &self.config)? {
             Intake::Cases(cases) if cases.len() > instance::READ_AHEAD_ABOVE => {
-                self.read_ahead(cases).await?
+                self.read_ahead(&scope, cases).await?
             }
             Intake::Cases(cases) => Intake::Cases(unread(cases)),
             Intake::Some { cases, skipped } => Intake::Some {
@@ -534,7 +576,8 @@ impl Remediation for Isolator {
             self.config.quarantine_group.as_str(),
             self.config.allow_all_group(),
         );
-        groups::prepare(&self.clients.ec2, &self.history, (names.0, &names.1)).await
+        let ec2 = self.clients.home().ec2;
+        groups::prepare(&ec2, &self.history, (names.0, &names.1)).await
     }
 
     /// Every interface in the VPC's quarantine group (Tourniquet's own, rule-less) and
@@ -595,11 +638,22 @@ impl Remediation for Isolator {
         }))
     }
 
-    async fn act(&self, ctx: &Context<'_>, _: &Case<Seen>, target: &Target) -> Vec<Step> {
+    async fn act(&self, ctx: &Context<'_>, case: &Case<Seen>, target: &Target) -> Vec<Step> {
         let inst = &target.instance;
-        let ec2 = &self.clients.ec2;
+        let (scope, _) = self.locate(&case.resource);
+        let clients = match self.clients.get(&scope).await {
+            Ok(c) => c,
+            Err(e) => {
+                return vec![Step::critical(
+                    "reach",
+                    format!("cannot act in {}, NOTHING done: {e}", scope.describe()),
+                )];
+            }
+        };
+        let clients = &clients;
+        let ec2 = &clients.ec2;
         let containment = async {
-            let mut steps = self.contain(inst, &target.groups).await;
+            let mut steps = self.contain(clients, inst, &target.groups).await;
             let quarantined = !inst.interfaces.is_empty()
                 && inst.interfaces.iter().all(|eni| {
                     let name = format!("quarantine {}", eni.id);
@@ -622,7 +676,7 @@ impl Remediation for Isolator {
         let credentials = async {
             match &inst.instance_profile_arn {
                 Some(profile) => {
-                    credentials::cut(&self.clients.iam, &self.history, profile, &inst.arn).await
+                    credentials::cut(&clients.iam, &self.history, profile, &inst.arn).await
                 }
                 None => vec![Step::ok(
                     "role-deny",
@@ -634,8 +688,8 @@ impl Remediation for Isolator {
             containment,
             nacl::deny(ec2, &self.history, inst),
             evidence::preserve(ec2, inst, ctx.incident),
-            fleet::leave_target_groups(&self.clients, inst),
-            fleet::leave_classic_load_balancers(&self.clients, inst),
+            fleet::leave_target_groups(clients, inst),
+            fleet::leave_classic_load_balancers(clients, inst),
             credentials,
         );
         let mut steps = contained;

@@ -6,3 +6,4 @@ mod guard_tourniquet;
 mod heal_cloudtrail;
 mod host;
 mod isolate_instance;
+mod organization;

@@ -180,6 +180,12 @@ pub trait Remediation: Sync {
     /// `Tainted` tag, that anyone may make).
     fn counters_actor(&self) -> bool;
     fn safeguard(&self) -> Option<&Safeguard>;
+    /// Whether the function acts in member accounts: their events pass the gate (a listed
+    /// account whose member role can be assumed). One that acts in its own account only
+    /// sees every event, and must tell another account's apart itself.
+    fn acts_in_members(&self) -> bool {
+        true
+    }
     /// Whether an event asks for containment or reports tampering: refused (an account
     /// Tourniquet may not act in), it pages. Every event but a schedule, by default.
     fn threatening(&self, trigger: &Trigger) -> bool {

@@ -36,6 +36,8 @@ pub enum Own {
     Table(String),
     Topic(String),
     Role(String),
+    /// The member stack's rule or role in a member account, described.
+    Member(String),
 }
 
 impl Own {
@@ -53,6 +55,7 @@ impl Own {
             Self::Table(n) => ("table", n),
             Self::Topic(n) => ("topic", n),
             Self::Role(n) => ("role", n),
+            Self::Member(n) => ("member", n),
         }
     }
 
@@ -66,6 +69,7 @@ impl Own {
             Self::Table(_) => "history table",
             Self::Topic(_) => "alert topic",
             Self::Role(_) => "role",
+            Self::Member(_) => "member stack's",
         };
         format!("Tourniquet's {what} {name}")
     }

@@ -34,6 +34,13 @@ pub const FRAMEWORK: &[Needs] = &[
     },
 ];
 
+/// What a function that acts in member accounts calls to reach one (`MEMBER_ROLE_NAME`);
+/// granted only in an organization. The member role grants the function's other steps.
+pub const MEMBER_ACCESS: Needs = Needs {
+    step: "act in a member account through its member role",
+    actions: &["sts:AssumeRole"],
+};
+
 /// Every action the framework and a function's steps declare.
 pub fn declared(function: &[Needs]) -> BTreeSet<String> {
     FRAMEWORK
@@ -92,6 +99,12 @@ pub fn allowed_in_template(template: &str, logical_id: &str) -> BTreeSet<String>
         ));
     }
     allowed
+}
+
+/// The actions a role of a template (`AWS::IAM::Role`, the member stack's) allows in its
+/// `Policies`.
+pub fn allowed_by_role(template: &str, logical_id: &str) -> BTreeSet<String> {
+    allowed_in(block(template, logical_id), "Policies:")
 }
 
 /// The actions the `Allow` statements under `heading` grant, read from this template's own

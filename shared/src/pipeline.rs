@@ -161,7 +161,12 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             return Ok(summary);
         }
         let scope = fw.members.scope_of(&trigger);
-        if let Err(refusal) = fw.members.enter(&scope).await {
+        let gate = if r.acts_in_members() {
+            fw.members.enter(&scope).await
+        } else {
+            Ok(())
+        };
+        if let Err(refusal) = gate {
             let threat = r.threatening(&trigger);
             let n = refused::notice(&trigger, &delivery_id, &scope, &refusal, threat);
             summary.ignored = Some(format!("not acted on: {refusal}"));

@@ -326,6 +326,26 @@ impl Account {
             .expect("framework starts")
     }
 
+    /// The SDK configuration of another account of the emulator, as its administrator:
+    /// the emulator keeps accounts apart by credentials, and a role assumed in an account
+    /// acts there.
+    pub async fn other(&self, account: &str) -> SdkConfig {
+        let role = aws_config::sts::AssumeRoleProvider::builder(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .session_name("test-admin")
+        .configure(&self.sdk)
+        .build()
+        .await;
+        self.sdk
+            .clone()
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(role),
+            )
+            .build()
+    }
+
     /// Every notification published since the last call.
     pub async fn notifications(&self) -> Vec<Received> {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);

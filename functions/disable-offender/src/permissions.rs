@@ -4,6 +4,7 @@
 use tourniquet::permissions::Needs;
 
 pub const PERMISSIONS: &[Needs] = &[
+    tourniquet::permissions::MEMBER_ACCESS,
     Needs {
         step: "disable a user: its keys inactive, a deny-all policy",
         actions: &[

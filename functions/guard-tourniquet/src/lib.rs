@@ -10,6 +10,7 @@
 //! records instead. A call through another stack is tampering like any other.
 
 pub mod lambdas;
+pub mod member;
 pub mod permissions;
 pub mod rules;
 
@@ -21,6 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tourniquet::config::{ConfigError, Env};
+use tourniquet::events::ApiCall;
 use tourniquet::history::{History, sdk_message};
 use tourniquet::own::{Own, OwnResources, function_name};
 use tourniquet::safeguard::Safeguard;
@@ -106,9 +108,10 @@ pub struct Guard {
     sdk: SdkConfig,
     history: History,
     config: GuardConfig,
-    /// The account Tourniquet's own resources are in: a call elsewhere that names a
-    /// resource of the same name is about someone else's.
-    home_account: String,
+    /// Tourniquet's own account, and the member role that acts elsewhere.
+    home: String,
+    member_role: Option<String>,
+    partition: String,
 }
 
 /// Who made the call behind a trigger, for the page.
@@ -133,8 +136,26 @@ impl Guard {
             cloudformation: aws_sdk_cloudformation::Client::new(&fw.sdk),
             sdk: fw.sdk.clone(),
             history: fw.history.clone(),
-            home_account: fw.members.home().account.clone(),
+            home: fw.members.home().account.clone(),
+            member_role: fw.config.members.role_name.clone(),
+            partition: fw.partition().to_owned(),
             config,
+        }
+    }
+
+    /// A call in a member account: about the member stack, or about nothing of Tourniquet's
+    /// (a resource of the same name there is someone else's).
+    fn member_call(&self, account: &str, call: &ApiCall) -> Intake<Own> {
+        let role = self.member_role.as_deref();
+        match member::touched(call, role, &self.partition, account) {
+            Some((arn, what)) => Intake::Cases(vec![Case {
+                resource: arn,
+                target: Own::Member(what),
+            }]),
+            None => Intake::Ignore(format!(
+                "{} in account {account} names none of the member stack's resources",
+                call.event_name
+            )),
         }
     }
 
@@ -487,14 +508,17 @@ impl Remediation for Guard {
         None
     }
 
+    /// Tourniquet's own resources are in its own account; in a member account the guard
+    /// only reads the call and pages.
+    fn acts_in_members(&self) -> bool {
+        false
+    }
+
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<Own>, IntakeError> {
         match trigger {
             Trigger::Scheduled(_) => self.audit().await,
-            Trigger::ApiCall(e, _) if e.account != self.home_account => {
-                Ok(Intake::Ignore(format!(
-                    "a call in account {}: Tourniquet's own resources are in {}",
-                    e.account, self.home_account
-                )))
+            Trigger::ApiCall(e, call) if e.account != self.home => {
+                Ok(self.member_call(&e.account, call))
             }
             Trigger::ApiCall(_, call) if call.error_code.is_some() => Ok(Intake::Ignore(format!(
                 "the {} call failed: nothing changed",
@@ -522,6 +546,12 @@ impl Remediation for Guard {
         case: &Case<Own>,
     ) -> Result<Verdict<Disarmed>, VerifyError> {
         let own = &case.target;
+        if let Own::Member(what) = own {
+            return Ok(match ctx.trigger {
+                Trigger::ApiCall(e, call) => member::disarmed(call, &who(ctx), what, &e.account),
+                _ => self.page(ctx, own, &[]),
+            });
+        }
         if self.by_this_deploy(ctx).await {
             return self.after_deploy(own).await;
         }
@@ -530,7 +560,7 @@ impl Remediation for Guard {
             Own::Function(name) => self.verify_function(ctx, own, function_name(name)).await,
             Own::Key(id) => self.verify_key(ctx, own, id).await,
             Own::Table(_) | Own::Topic(_) => self.verify_store(ctx, own).await,
-            Own::Role(_) => {
+            Own::Role(_) | Own::Member(_) => {
                 let findings: Vec<String> = Self::call_finding(ctx, own).into_iter().collect();
                 Ok(self.page(ctx, own, &findings))
             }

@@ -4,6 +4,7 @@
 use tourniquet::permissions::Needs;
 
 pub const PERMISSIONS: &[Needs] = &[
+    tourniquet::permissions::MEMBER_ACCESS,
     Needs {
         step: "read the trail and its status",
         actions: &[

@@ -4,6 +4,7 @@
 use tourniquet::permissions::Needs;
 
 pub const PERMISSIONS: &[Needs] = &[
+    tourniquet::permissions::MEMBER_ACCESS,
     Needs {
         step: "read the instance, its Auto Scaling group and Tourniquet's groups",
         actions: &[

@@ -25,13 +25,13 @@ start_emulator
 say "cargo test (unit and emulator-backed integration tests)"
 cargo test --workspace
 
-say "template: cfn-lint, sam validate --lint, checkov"
+say "templates (central and member): cfn-lint, sam validate --lint, checkov"
 ensure_tool_venv .venv-sam tests/template/sam-requirements.txt
 ensure_tool_venv .venv-checkov tests/template/checkov-requirements.txt
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
-.venv-sam/bin/cfn-lint template.yaml
+.venv-sam/bin/cfn-lint template.yaml member.yaml
 .venv-sam/bin/sam validate --lint --template template.yaml
-.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+.venv-checkov/bin/checkov -f template.yaml -f member.yaml --framework cloudformation --skip-download --compact --quiet
 # checkov exits 0 with failures under --soft-fail only; without it, a failed check fails here.
 
 say "sam build (x86_64; arm64 too where its Rust target is installed)"

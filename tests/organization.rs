@@ -122,7 +122,31 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
         "the emulator keeps the member's instance out of the central account"
     );
 
+    let second = launch(&org.member, 1, &[("Tainted", "crypto miner")])
+        .await
+        .remove(0);
+    let assumed = || async {
+        org.account
+            .requests()
+            .get("AssumeRole")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = assumed().await;
     let summary = deliver(&fw, &isolator, &tainted("ev-member", &victim, MEMBER)).await;
+    let again = deliver(&fw, &isolator, &tainted("ev-member-2", &second, MEMBER)).await;
+    assert!(
+        matches!(
+            again.outcome_of(&instance_key(MEMBER, &second)),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{again:?}"
+    );
+    assert_eq!(
+        assumed().await - before,
+        1,
+        "the member role is assumed once for the account, its credentials kept"
+    );
     let key = instance_key(MEMBER, &victim);
     assert!(
         matches!(summary.outcome_of(&key), Some(Outcome::Remediated { .. })),
@@ -174,7 +198,7 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
 
     // The page says where, and the undo says in which account to run it.
     let notes = org.account.notifications().await;
-    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes.len(), 2, "{notes:?}");
     assert_eq!(notes[0].attr("account"), MEMBER);
     assert_eq!(notes[0].attr("region"), REGION);
     assert!(

@@ -295,4 +295,30 @@ mod tests {
         };
         assert_eq!(ex.check(&other), None);
     }
+
+    #[test]
+    fn the_member_role_is_own_only_in_accounts_tourniquet_may_act_in() {
+        let ex = Exemptions::new(Vec::new(), &[]).with_members(MemberConfig {
+            role_name: Some("tq-member".into()),
+            external_id: None,
+            accounts: vec!["123".into()],
+        });
+        assert_eq!(
+            ex.check(&role_session("tq-member")),
+            Some(PrincipalExemption::OwnRole)
+        );
+        let unlisted = Principal::AssumedRole {
+            arn: "arn:aws:sts::999:assumed-role/tq-member/s".into(),
+            principal_id: "x".into(),
+            account: "999".into(),
+            access_key_id: None,
+            session_created: None,
+            role_arn: Some("arn:aws:iam::999:role/tq-member".into()),
+        };
+        assert_eq!(
+            ex.check(&unlisted),
+            None,
+            "a role of that name in an account not listed is someone else's"
+        );
+    }
 }

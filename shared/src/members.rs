@@ -479,6 +479,33 @@ mod tests {
     }
 
     #[test]
+    fn an_event_is_in_its_account_and_region_and_a_finding_where_it_says() {
+        let finding = |account: &str| {
+            let mut event: serde_json::Value = serde_json::from_str(include_str!(
+                "../../events/isolate-instance/guardduty-finding.json"
+            ))
+            .unwrap();
+            event["account"] = "111111111111".into();
+            event["detail"]["accountId"] = account.into();
+            event["detail"]["region"] = "ap-south-1".into();
+            crate::events::decode(&event).unwrap()
+        };
+        let org = members(&[("MEMBER_ROLE_NAME", "tq-member")]);
+        // A delegated administrator receives its members' findings on its own bus.
+        assert_eq!(
+            org.scope_of(&finding("222222222222")),
+            Scope::new("222222222222", "ap-south-1")
+        );
+        let one = members(&[]);
+        assert_eq!(one.scope_of(&finding("111111111111")), *one.home());
+        assert_eq!(
+            one.admits(&one.scope_of(&finding("222222222222"))),
+            Err(Refusal::OneAccount("222222222222".into()))
+        );
+        assert_eq!(one.scope_of(&crate::events::Trigger::Sweep), *one.home());
+    }
+
+    #[test]
     fn bad_settings_are_named() {
         for (name, value) in [
             ("MEMBER_ACCOUNTS", "12345"),

@@ -195,6 +195,13 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
         !incidents.is_empty(),
         "the incident is recorded under {key}"
     );
+    let groups = org.account.history_with("BASELINE#quarantine-groups").await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let vpc_key = tourniquet_tests::attr(&groups[0], "sk");
+    assert!(
+        vpc_key.starts_with(&format!("arn:aws:ec2:{REGION}:{MEMBER}:vpc/vpc-")),
+        "the member's groups are recorded under its VPC's ARN: {vpc_key}"
+    );
 
     // The page says where, and the undo says in which account to run it.
     let notes = org.account.notifications().await;
@@ -508,4 +515,78 @@ async fn a_member_stack_rule_disabled_pages_and_a_look_alike_name_is_ignored() {
     let summary = deliver(&fw, &guard, &look_alike).await;
     assert!(summary.cases.is_empty(), "{summary:?}");
     assert!(org.account.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_repeat_offender_in_a_member_account_is_disabled_there() {
+    let org = Org::new().await;
+    let env = Org::env(&[("OFFENSE_LIMIT", "1")]);
+    let fw = org
+        .account
+        .framework(disable_offender::FUNCTION, &env)
+        .await;
+    let disabler = disable_offender::Disabler::new(
+        &fw,
+        disable_offender::DisableConfig::from_env(&org.account.env(&env)).expect("config"),
+    );
+    // An alice in each account: only the member's offends.
+    let central_iam = aws_sdk_iam::Client::new(&org.account.sdk);
+    let member_iam = aws_sdk_iam::Client::new(&org.member);
+    for iam in [&central_iam, &member_iam] {
+        iam.create_user()
+            .user_name("alice")
+            .send()
+            .await
+            .expect("user");
+        iam.create_access_key()
+            .user_name("alice")
+            .send()
+            .await
+            .expect("key");
+    }
+    let active = |iam: aws_sdk_iam::Client| async move {
+        iam.list_access_keys()
+            .user_name("alice")
+            .send()
+            .await
+            .expect("keys")
+            .access_key_metadata()
+            .iter()
+            .filter(|k| k.status() == Some(&aws_sdk_iam::types::StatusType::Active))
+            .count()
+    };
+    for (id, file) in [
+        ("off-1", "disable-offender/stop-logging-by-user.json"),
+        ("off-2", "disable-offender/update-trail-by-user.json"),
+    ] {
+        let mut event = in_account(&sample(file), MEMBER);
+        event["id"] = json!(id);
+        deliver(&fw, &disabler, &event).await;
+    }
+    assert_eq!(
+        active(member_iam.clone()).await,
+        0,
+        "the member's alice is disabled"
+    );
+    assert_eq!(
+        active(central_iam.clone()).await,
+        1,
+        "the central alice is untouched"
+    );
+    let offender = format!("arn:aws:iam::{MEMBER}:user/alice");
+    let offenses = org.account.history_with("OFFENSE#").await;
+    assert_eq!(offenses.len(), 2, "{offenses:?}");
+    assert!(
+        offenses
+            .iter()
+            .all(|o| tourniquet_tests::attr(o, "pk").contains(&offender)),
+        "offenses are counted under the member's principal: {offenses:?}"
+    );
+    let notes = org.account.notifications().await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.attr("account") == MEMBER && n.attr("action") == "disable"),
+        "{notes:?}"
+    );
 }

@@ -118,7 +118,9 @@ async fn extend(iam: &Client, role: &str, instance_arn: &str) -> Result<bool, St
 
 /// The deny on one role, under the role's hold.
 async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str) -> Step {
-    let name = format!("role-policy#{role}");
+    // Role names repeat across accounts: the hold names the instance's account too.
+    let account = instance_arn.split(':').nth(4).unwrap_or_default();
+    let name = format!("role-policy#{account}/{role}");
     // History down: it goes on without the hold; the read-back still checks.
     let held = history
         .hold_in_turn(&name, instance_arn, HOLD, HOLD_TRIES, PAUSE)

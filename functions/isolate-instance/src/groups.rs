@@ -16,7 +16,7 @@ use aws_sdk_ec2::types::{IpPermission, SecurityGroup};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tourniquet::Step;
-use tourniquet::history::{History, sdk_message};
+use tourniquet::history::{History, HistoryError, sdk_message};
 
 use crate::network::{self, Groups};
 
@@ -25,6 +25,67 @@ const IMPOSTOR_STEP: &str = "impostor-group";
 
 /// The history kind under which each VPC's groups are recorded.
 pub const HISTORY_KIND: &str = "quarantine-groups";
+
+/// History's records of the groups of one account and region. In an organization a VPC
+/// is recorded under its ARN, so that the one table names the account and region; in one
+/// account under its id, as always.
+#[derive(Debug, Clone)]
+pub struct Records {
+    history: History,
+    /// `arn:<partition>:ec2:<region>:<account>:vpc/`, in an organization.
+    prefix: Option<String>,
+}
+
+impl Records {
+    pub fn new(history: History, prefix: Option<String>) -> Self {
+        Self { history, prefix }
+    }
+
+    fn key(&self, vpc: &str) -> String {
+        match &self.prefix {
+            Some(p) => format!("{p}{vpc}"),
+            None => vpc.to_owned(),
+        }
+    }
+
+    /// Every VPC's record in this account and region, by VPC id.
+    pub async fn all(&self) -> Result<Vec<(String, Value)>, HistoryError> {
+        let records = self.history.baselines(HISTORY_KIND).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|(key, v)| match &self.prefix {
+                Some(p) => Some((key.strip_prefix(p.as_str())?.to_owned(), v)),
+                None => (!key.starts_with("arn:")).then_some((key, v)),
+            })
+            .collect())
+    }
+
+    async fn get(&self, vpc: &str) -> Result<Option<Value>, HistoryError> {
+        self.history.baseline(HISTORY_KIND, &self.key(vpc)).await
+    }
+
+    /// Records the VPC's groups; `replace` false: only if none is recorded, else the one
+    /// recorded first is answered.
+    async fn put(
+        &self,
+        vpc: &str,
+        record: &Value,
+        replace: bool,
+    ) -> Result<Option<Value>, HistoryError> {
+        let now = SystemTime::now();
+        let key = self.key(vpc);
+        if replace {
+            self.history
+                .put_baseline(HISTORY_KIND, &key, record, now)
+                .await
+                .map(|()| None)
+        } else {
+            self.history
+                .put_baseline_once(HISTORY_KIND, &key, record, now)
+                .await
+        }
+    }
+}
 
 /// The groups Tourniquet created in one VPC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,7 +235,7 @@ async fn strip(ec2: &Client, g: &LiveGroup) -> Step {
 /// invocation recorded its own first, those are used and ours deleted.
 async fn create(
     ec2: &Client,
-    history: &History,
+    history: &Records,
     vpc: &str,
     names: (&str, &str),
     replace: bool,
@@ -188,18 +249,7 @@ async fn create(
         allow_all: allow_all?,
     };
     let record = json!(created);
-    let now = SystemTime::now();
-    let kept = if replace {
-        history
-            .put_baseline(HISTORY_KIND, vpc, &record, now)
-            .await
-            .map(|()| None)
-    } else {
-        history
-            .put_baseline_once(HISTORY_KIND, vpc, &record, now)
-            .await
-    };
-    match kept {
+    match history.put(vpc, &record, replace).await {
         Ok(None) => Ok(created),
         Ok(Some(winner)) => {
             let winner: Owned = serde_json::from_value(winner)
@@ -217,8 +267,8 @@ async fn create(
 
 /// Groups another invocation recorded for the VPC since the first round read history (the
 /// first isolations in a new VPC often come together): used instead of making more.
-async fn recorded_since(history: &History, known: &Known, vpc: &str) -> Option<Owned> {
-    let record = history.baseline(HISTORY_KIND, vpc).await.ok()??;
+async fn recorded_since(history: &Records, known: &Known, vpc: &str) -> Option<Owned> {
+    let record = history.get(vpc).await.ok()??;
     let owned: Owned = serde_json::from_value(record).ok()?;
     (known.owned.get(vpc) != Some(&owned)).then_some(owned)
 }
@@ -227,7 +277,7 @@ async fn recorded_since(history: &History, known: &Known, vpc: &str) -> Option<O
 /// report what was wrong (impostors, tampering), each CRITICAL.
 pub async fn ensure(
     ec2: &Client,
-    history: &History,
+    history: &Records,
     known: &Known,
     vpc: &str,
     names: (&str, &str),
@@ -323,12 +373,8 @@ async fn vpcs(ec2: &Client) -> Result<Vec<String>, String> {
 /// VPC finds them in its first round instead of creating them on the critical path. A VPC
 /// already ready costs no request beyond the three reads; impostors are reported by the
 /// isolations that would have used them, not every five minutes.
-pub async fn prepare(ec2: &Client, history: &History, names: (&str, &str)) -> Vec<Step> {
-    let (vpcs, live, records) = tokio::join!(
-        vpcs(ec2),
-        live(ec2, names.0),
-        history.baselines(HISTORY_KIND)
-    );
+pub async fn prepare(ec2: &Client, history: &Records, names: (&str, &str)) -> Vec<Step> {
+    let (vpcs, live, records) = tokio::join!(vpcs(ec2), live(ec2, names.0), history.all());
     let (vpcs, live, records) = match (vpcs, live, records) {
         (Ok(v), Ok(l), Ok(r)) => (v, l, r),
         (Err(e), _, _) | (_, Err(e), _) => return vec![Step::failed("prepare-groups", e)],

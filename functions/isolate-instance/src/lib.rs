@@ -128,6 +128,17 @@ impl Isolator {
         }
     }
 
+    /// History's records of the quarantine groups of `scope`.
+    fn records(&self, scope: &Scope) -> groups::Records {
+        let prefix = self.members.organization().then(|| {
+            format!(
+                "arn:{}:ec2:{}:{}:vpc/",
+                self.partition, scope.region, scope.account
+            )
+        });
+        groups::Records::new(self.history.clone(), prefix)
+    }
+
     /// Where the instance recorded under `key` is, and its id.
     fn locate<'k>(&self, key: &'k str) -> (Scope, &'k str) {
         let id = key.rsplit('/').next().unwrap_or(key);
@@ -142,10 +153,11 @@ impl Isolator {
         ids: &[String],
     ) -> Result<(BTreeMap<String, Instance>, Known), String> {
         let clients = self.clients.get(scope).await.map_err(|e| e.to_string())?;
+        let recorded = self.records(scope);
         let (live, groups, records) = tokio::join!(
             instance::read_all(&clients, &self.partition, ids),
             groups::live(&clients.ec2, &self.config.quarantine_group),
-            self.history.baselines(groups::HISTORY_KIND)
+            recorded.all()
         );
         // Without the groups they are treated as absent and made anew, never guessed.
         let groups = groups.unwrap_or_else(|e| {
@@ -406,7 +418,13 @@ impl Isolator {
 
     /// Containment: out of the Auto Scaling group and onto allow-all at once, then
     /// quarantine, on every interface concurrently.
-    async fn contain(&self, clients: &Clients, inst: &Instance, known: &Known) -> Vec<Step> {
+    async fn contain(
+        &self,
+        clients: &Clients,
+        records: &groups::Records,
+        inst: &Instance,
+        known: &Known,
+    ) -> Vec<Step> {
         let ec2 = &clients.ec2;
         let Some(vpc) = inst.vpc_id.as_deref() else {
             return vec![Step::critical(
@@ -420,7 +438,7 @@ impl Isolator {
                 self.config.allow_all_group(),
             );
             let (groups, mut steps) =
-                groups::ensure(ec2, &self.history, known, vpc, (names.0, &names.1)).await;
+                groups::ensure(ec2, records, known, vpc, (names.0, &names.1)).await;
             if let Ok(g) = &groups {
                 steps.extend(
                     join_all(inst.interfaces.iter().map(|eni| network::open(ec2, eni, g))).await,
@@ -577,7 +595,8 @@ impl Remediation for Isolator {
             self.config.allow_all_group(),
         );
         let ec2 = self.clients.home().ec2;
-        groups::prepare(&ec2, &self.history, (names.0, &names.1)).await
+        let records = self.records(self.members.home());
+        groups::prepare(&ec2, &records, (names.0, &names.1)).await
     }
 
     /// Every interface in the VPC's quarantine group (Tourniquet's own, rule-less) and
@@ -653,7 +672,8 @@ impl Remediation for Isolator {
         let clients = &clients;
         let ec2 = &clients.ec2;
         let containment = async {
-            let mut steps = self.contain(clients, inst, &target.groups).await;
+            let records = self.records(&scope);
+            let mut steps = self.contain(clients, &records, inst, &target.groups).await;
             let quarantined = !inst.interfaces.is_empty()
                 && inst.interfaces.iter().all(|eni| {
                     let name = format!("quarantine {}", eni.id);

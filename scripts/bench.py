@@ -230,7 +230,7 @@ OWN_ROLES = ",".join(f"arn:aws:iam::123456789012:role/tourniquet-{f}Role-BENCH"
                      for f in ("IsolateInstanceFunction", "HealCloudTrailFunction", "DisableOffenderFunction"))
 
 
-def function_env(api, endpoint, limit, own_roles=True):
+def function_env(api, endpoint, limit, own_roles=True, extra=None):
     env = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME", "LANG"))}
     env.update({
         "AWS_LAMBDA_RUNTIME_API": api.address,
@@ -248,13 +248,14 @@ def function_env(api, endpoint, limit, own_roles=True):
     })
     if own_roles:
         env["TOURNIQUET_ROLE_ARNS"] = OWN_ROLES
+    env.update(extra or {})
     return env
 
 
-def start(api, endpoint, limit, log, own_roles=True):
+def start(api, endpoint, limit, log, own_roles=True, extra=None):
     binary = BUILD / BINARIES["isolate-instance"] / "bootstrap"
     started = time.monotonic()
-    process = subprocess.Popen([str(binary)], env=function_env(api, endpoint, limit, own_roles),
+    process = subprocess.Popen([str(binary)], env=function_env(api, endpoint, limit, own_roles, extra),
                                stdout=log, stderr=subprocess.STDOUT)
     return process, started
 
@@ -274,22 +275,25 @@ def stop(process):
         process.kill()
 
 
-def tainted_event(instances, event_id=None):
-    event = json.loads((ROOT / "events/isolate-instance/create-tags.json").read_text())
+def tainted_event(instances, event_id=None, account=seed.ACCOUNT):
+    """The sample CreateTags event naming `instances`, as `account` emits it."""
+    text = (ROOT / "events/isolate-instance/create-tags.json").read_text().replace(seed.ACCOUNT, account)
+    event = json.loads(text)
     event["id"] = event_id or str(uuid.uuid4())
     event["detail"]["requestParameters"]["resourcesSet"]["items"] = [{"resourceId": i} for i in instances]
     return event
 
 
-def fleet(count, interfaces=False, volumes=1):
-    """Fresh emulator state: the framework's resources and `count` tainted instances."""
+def fleet(count, interfaces=False, volumes=1, account=None):
+    """Fresh emulator state: the framework's resources and `count` tainted instances (in
+    `account`, a member account, when given)."""
     reset()
     seed.framework()
-    vpc, subnets = seed.network()
-    group = seed.security_group(vpc, "app")
-    profile = seed.instance_profile("app-role", "app")
+    vpc, subnets = seed.network(account=account)
+    group = seed.security_group(vpc, "app", account=account)
+    profile = seed.instance_profile("app-role", "app", account=account)
     return seed.launch(subnets[0], group, count=count, profile=profile, tags=[("Tainted", "bench")],
-                       volumes=volumes, second_interface=interfaces)
+                       volumes=volumes, second_interface=interfaces, account=account)
 
 
 def contained(case):
@@ -345,9 +349,9 @@ def bench_custodian_init():
     return {"runs": COLD_RUNS, "init_ms_median": statistics.median(runs), "init_ms": runs}
 
 
-def quarantine_of(instance):
+def quarantine_of(instance, account=None):
     """The group the instance's interfaces ended in."""
-    reservations = seed.aws("ec2").describe_instances(InstanceIds=[instance])["Reservations"]
+    reservations = seed.aws("ec2", account=account).describe_instances(InstanceIds=[instance])["Reservations"]
     groups = {g["GroupId"] for r in reservations for i in r["Instances"]
               for eni in i["NetworkInterfaces"] for g in eni["Groups"]}
     assert len(groups) == 1, f"{instance} is in {groups}, not in one quarantine group"
@@ -364,10 +368,10 @@ BESIDE = {"CreateSnapshot", "DescribeSnapshots", "ModifyInstanceAttribute", "Cre
           "DescribeInstanceAttribute"}
 
 
-def measure(proxy, entry, instance, interfaces):
+def measure(proxy, entry, instance, interfaces, account=None):
     """Containment figures of one invocation, from the proxy's log."""
     requests = [r for r in proxy.log if r["start"] >= entry["started"]]
-    quarantine = quarantine_of(instance)
+    quarantine = quarantine_of(instance, account)
     modifies = [r for r in requests if r["op"] == "ModifyNetworkInterfaceAttribute"]
     quarantines = [r for r in modifies if quarantine.encode() in r["body"]]
     assert len(quarantines) == interfaces, f"expected a quarantine call per interface, saw {len(quarantines)}"
@@ -383,15 +387,16 @@ def measure(proxy, entry, instance, interfaces):
         "invocation_total_ms": (entry["finished"] - entry["started"]) * 1000,
         "requests_total": len(requests),
         "dependent_round_trips_total": dependent_chain(requests),
+        "assume_role_requests": sum(1 for r in requests if r["op"] == "AssumeRole"),
     }
 
 
-def isolate_measured(api, proxy, instance, interfaces):
+def isolate_measured(api, proxy, instance, interfaces, account=None):
     with proxy.lock:
         proxy.log.clear()
-    answer, entry = api.invoke(tainted_event([instance]))
+    answer, entry = api.invoke(tainted_event([instance], account=account or seed.ACCOUNT))
     assert answer["cases"][0]["outcome"] == "remediated", answer
-    return measure(proxy, entry, instance, interfaces)
+    return measure(proxy, entry, instance, interfaces, account)
 
 
 def bench_containment_under(log, latency):
@@ -423,12 +428,38 @@ def bench_containment_under(log, latency):
     return figures
 
 
+# A member account of an organization deployment, and its member role.
+MEMBER = "222222222222"
+MEMBER_ROLE = "tourniquet-member"
+
+
+def bench_member_under(log, latency):
+    """The same isolations in a member account, by a central function that has not acted
+    there yet: the first assumes the member role (once per account and process), the next
+    one reuses its credentials and clients."""
+    instances = fleet(2, interfaces=True, volumes=2, account=MEMBER)
+    proxy = LatencyProxy(latency)
+    api = RuntimeApi()
+    process, _ = start(api, proxy.url, 1000, log,
+                       extra={"MEMBER_ROLE_NAME": MEMBER_ROLE, "MEMBER_ACCOUNTS": MEMBER})
+    answer, _ = api.invoke(tainted_event(["i-0000000000000beef"]))  # warm, at home
+    assert answer["cases"][0]["outcome"] == "nothing-to-do", answer
+    figures = {"first_in_member": isolate_measured(api, proxy, instances[0], 2, MEMBER),
+               "warm_in_member": isolate_measured(api, proxy, instances[1], 2, MEMBER)}
+    stop(process)
+    api.close()
+    proxy.close()
+    return figures
+
+
 def bench_containment(log):
     return {
         "interfaces": 2,
-        "uniform": {"latency_ms_per_request": LATENCY_MS, **bench_containment_under(log, LATENCY_MS)},
+        "uniform": {"latency_ms_per_request": LATENCY_MS, **bench_containment_under(log, LATENCY_MS),
+                    **bench_member_under(log, LATENCY_MS)},
         "per_service": {"latency_ms_per_request": SERVICE_LATENCY_MS,
-                        **bench_containment_under(log, SERVICE_LATENCY_MS)},
+                        **bench_containment_under(log, SERVICE_LATENCY_MS),
+                        **bench_member_under(log, SERVICE_LATENCY_MS)},
     }
 
 
@@ -524,7 +555,9 @@ def markdown(r):
               "| allow-all window | whole invocation |", "|---|---|---|---|---|---|---|"]
     scenarios = [("first_in_new_vpc", "first in a VPC made a minute ago"),
                  ("first_in_prepared_vpc", "first in a VPC the sweep prepared"),
-                 ("warm", "next in the same VPC")]
+                 ("warm", "next in the same VPC"),
+                 ("first_in_member", "member account: first there (role assumed; VPC made a minute ago)"),
+                 ("warm_in_member", "member account: next in the same VPC")]
     for model, label in [("uniform", f"uniform {LATENCY_MS} ms"), ("per_service", "per service")]:
         for key, name in scenarios:
             f = k[model][key]

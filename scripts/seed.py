@@ -13,8 +13,19 @@ TABLE = "tourniquet-history"
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:tourniquet-alerts"
 
 
-def aws(service, endpoint=None):
-    return boto3.client(service, endpoint_url=endpoint or os.environ["AWS_ENDPOINT_URL"], region_name=REGION)
+def aws(service, endpoint=None, account=None):
+    """A client of the emulator; in `account`, as its administrator (the emulator keeps
+    accounts apart by credentials: a role assumed in an account acts there)."""
+    endpoint = endpoint or os.environ["AWS_ENDPOINT_URL"]
+    if account is None or account == ACCOUNT:
+        return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+    creds = boto3.client("sts", endpoint_url=endpoint, region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="seed")["Credentials"]
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
 
 
 def framework():
@@ -31,22 +42,22 @@ def framework():
     return queue
 
 
-def network():
+def network(account=None):
     """A VPC with two subnets in two zones; returns (vpc, subnets)."""
-    ec2 = aws("ec2")
+    ec2 = aws("ec2", account=account)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone=az)["Subnet"]["SubnetId"]
                for c, az in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")]]
     return vpc, subnets
 
 
-def security_group(vpc, name):
-    return aws("ec2").create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+def security_group(vpc, name, account=None):
+    return aws("ec2", account=account).create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
 
 
-def instance_profile(role, profile):
+def instance_profile(role, profile, account=None):
     """A role for EC2 in an instance profile; returns the profile's ARN."""
-    iam = aws("iam")
+    iam = aws("iam", account=account)
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                                                 "Action": "sts:AssumeRole"}]}))
@@ -55,9 +66,10 @@ def instance_profile(role, profile):
     return arn
 
 
-def launch(subnet, group, count=1, name=None, profile=None, tags=(), volumes=1, second_interface=False):
+def launch(subnet, group, count=1, name=None, profile=None, tags=(), volumes=1, second_interface=False,
+           account=None):
     """Instances with `volumes` EBS volumes (and a second network interface); returns their ids."""
-    ec2 = aws("ec2")
+    ec2 = aws("ec2", account=account)
     tag_list = [{"Key": k, "Value": v} for k, v in tags] + ([{"Key": "Name", "Value": name}] if name else [])
     args = dict(ImageId=AMI, InstanceType="t3.micro", MinCount=count, MaxCount=count, SubnetId=subnet,
                 SecurityGroupIds=[group],

@@ -311,6 +311,23 @@ async fn a_stopped_trail_in_a_member_account_is_healed_there() {
             .any(|n| n.attr("account") == MEMBER && n.attr("action") == "heal"),
         "{notes:?}"
     );
+
+    // A call in the member naming the central account's trail by ARN could not change it:
+    // the account it names is the caller's choice, and nothing is read there.
+    let mut foreign = stop.clone();
+    foreign["id"] = json!("stop-foreign");
+    foreign["detail"]["requestParameters"]["name"] = json!(format!(
+        "arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org-audit"
+    ));
+    let summary = deliver(&fw, &healer, &foreign).await;
+    assert!(
+        summary.cases.is_empty()
+            && summary
+                .ignored
+                .as_deref()
+                .is_some_and(|w| w.contains("cannot change it")),
+        "{summary:?}"
+    );
 }
 
 #[tokio::test]
@@ -323,7 +340,8 @@ async fn one_safeguard_window_counts_isolations_in_every_account() {
     let away = launch(&org.member, 1, &[("Tainted", "x")]).await.remove(0);
 
     let first = deliver(&fw, &isolator, &tainted("ev-home", &home, ACCOUNT)).await;
-    let home_key = instance_key(ACCOUNT, &home);
+    // At home an instance is keyed by its id, as in one account.
+    let home_key = home.clone();
     assert!(
         matches!(
             first.outcome_of(&home_key),
@@ -588,5 +606,41 @@ async fn a_repeat_offender_in_a_member_account_is_disabled_there() {
             .iter()
             .any(|n| n.attr("account") == MEMBER && n.attr("action") == "disable"),
         "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn sts_throttling_the_member_role_makes_the_event_retried_not_refused() {
+    let org = Org::new().await;
+    let (fw, isolator) = org.isolator(&[]).await;
+    let victim = launch(&org.member, 1, &[("Tainted", "x")]).await.remove(0);
+    // Throttled on every try: the SDK's own retries give up too.
+    org.account.inject_fault("AssumeRole", "Throttling");
+    let handled = tourniquet::pipeline::handle(
+        &fw,
+        &isolator,
+        &tainted("ev-throttled", &victim, MEMBER),
+        "request-1",
+    )
+    .await;
+    org.account.set_faults(json!([]));
+    match handled {
+        Err(tourniquet::pipeline::HandleError::Retry(why)) => {
+            assert!(why.contains("could not be assumed now"), "{why}")
+        }
+        other => panic!("not retried: {other:?}"),
+    }
+    assert!(
+        org.account.notifications().await.is_empty(),
+        "nothing refused, nobody paged yet: Lambda retries"
+    );
+    // The retry, STS answering again, isolates.
+    let summary = deliver(&fw, &isolator, &tainted("ev-throttled", &victim, MEMBER)).await;
+    assert!(
+        matches!(
+            summary.outcome_of(&instance_key(MEMBER, &victim)),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{summary:?}"
     );
 }

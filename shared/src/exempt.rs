@@ -5,7 +5,6 @@
 //! events are ignored so that a remediation never triggers another one.
 
 use crate::events::Principal;
-use crate::members::MemberConfig;
 
 /// An ARN pattern with `*` (any run of characters, `/` and `:` included) and `?` (one
 /// character) as wildcards, matched case-sensitively like IAM's `ArnLike`.
@@ -127,8 +126,6 @@ pub struct Exemptions {
     protected: Vec<ArnGlob>,
     /// This function's role and every other Tourniquet role of the stack.
     own: Vec<IdentityKey>,
-    /// The member role: its sessions in an account Tourniquet may act in are its own.
-    members: MemberConfig,
 }
 
 /// Why a principal is not acted on.
@@ -151,31 +148,11 @@ impl Exemptions {
                 .iter()
                 .map(|a| IdentityKey::from_caller_arn(a))
                 .collect(),
-            members: MemberConfig::default(),
-        }
-    }
-
-    /// Counts the member role's sessions as Tourniquet's own, in the accounts it may act in.
-    pub fn with_members(mut self, members: MemberConfig) -> Self {
-        self.members = members;
-        self
-    }
-
-    fn is_own(&self, principal: &Principal) -> bool {
-        let key = IdentityKey::of(principal);
-        if self.own.contains(&key) {
-            return true;
-        }
-        match (&key, self.members.role_name.as_deref()) {
-            (IdentityKey::Role { account, name }, Some(member)) => {
-                name == member && self.members.lists(account)
-            }
-            _ => false,
         }
     }
 
     pub fn check(&self, principal: &Principal) -> Option<PrincipalExemption> {
-        if self.is_own(principal) {
+        if self.own.contains(&IdentityKey::of(principal)) {
             return Some(PrincipalExemption::OwnRole);
         }
         principal.arns().into_iter().find_map(|arn| {
@@ -294,31 +271,5 @@ mod tests {
             role_arn: Some("arn:aws:iam::999:role/tq-isolate".into()),
         };
         assert_eq!(ex.check(&other), None);
-    }
-
-    #[test]
-    fn the_member_role_is_own_only_in_accounts_tourniquet_may_act_in() {
-        let ex = Exemptions::new(Vec::new(), &[]).with_members(MemberConfig {
-            role_name: Some("tq-member".into()),
-            external_id: None,
-            accounts: vec!["123".into()],
-        });
-        assert_eq!(
-            ex.check(&role_session("tq-member")),
-            Some(PrincipalExemption::OwnRole)
-        );
-        let unlisted = Principal::AssumedRole {
-            arn: "arn:aws:sts::999:assumed-role/tq-member/s".into(),
-            principal_id: "x".into(),
-            account: "999".into(),
-            access_key_id: None,
-            session_created: None,
-            role_arn: Some("arn:aws:iam::999:role/tq-member".into()),
-        };
-        assert_eq!(
-            ex.check(&unlisted),
-            None,
-            "a role of that name in an account not listed is someone else's"
-        );
     }
 }

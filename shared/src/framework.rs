@@ -86,8 +86,7 @@ impl Framework {
             exemptions: Exemptions::new(
                 config.protected_principals.clone(),
                 &[std::slice::from_ref(&identity), &config.tourniquet_roles].concat(),
-            )
-            .with_members(config.members.clone()),
+            ),
             members,
             identity,
             sdk,

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use crate::ledger::Pager;
+use crate::members::Scope;
 use crate::notify::{Notification, NotifyError, Severity};
 
 /// Up to this many held cases are told one by one; more make one summary.
@@ -122,7 +123,10 @@ pub fn summary(function: &str, held: &[Notification]) -> Notification {
         ],
         links: Vec::new(),
         incident,
-        scope: None,
+        // The event's account and region: its cases' resources name them.
+        scope: held
+            .iter()
+            .find_map(|n| n.scope.clone().or_else(|| Scope::of_arn(&n.resource, ""))),
         facts: json!({
             "held": held.len(),
             "resources": held.iter().take(LISTED).map(|n| json!({
@@ -148,6 +152,16 @@ mod tests {
             facts: json!({"outcome": {"outcome": "held", "reason": "safeguard reached"}}),
             ..Notification::default()
         }
+    }
+
+    #[test]
+    fn the_summary_is_where_the_held_cases_are() {
+        let member = summary(
+            "isolate-instance",
+            &[held("arn:aws:ec2:eu-west-1:222222222222:instance/i-1")],
+        );
+        assert_eq!(member.scope, Some(Scope::new("222222222222", "eu-west-1")));
+        assert_eq!(summary("isolate-instance", &[held("i-1")]).scope, None);
     }
 
     #[tokio::test]

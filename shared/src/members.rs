@@ -18,7 +18,7 @@ use aws_credential_types::provider::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, Env};
-use crate::events::Trigger;
+use crate::events::{Principal, Trigger};
 
 /// An account and a region: where a resource lives and where calls about it go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -131,6 +131,16 @@ pub enum Refusal {
     NotAnAccount(String),
     #[error("the member role {role} cannot be assumed: {error}")]
     CannotAssume { role: String, error: String },
+    /// STS did not answer, or throttled: nothing is refused, the delivery is retried.
+    #[error("the member role {role} could not be assumed now: {error}")]
+    Unreachable { role: String, error: String },
+}
+
+impl Refusal {
+    /// Whether a retry may succeed: the event is retried rather than refused.
+    pub fn transient(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
 }
 
 /// Assumed-role credentials kept until five minutes before they expire, so that one
@@ -139,7 +149,12 @@ pub enum Refusal {
 struct Remembered {
     role: AssumeRoleProvider,
     last: Mutex<Option<Credentials>>,
+    /// One renewal at a time per account: concurrent cases wait for it, not assume again.
+    renewing: tokio::sync::Mutex<()>,
 }
+
+/// How Tourniquet names its sessions of a member role (`tourniquet-isolate-instance`).
+const SESSION_PREFIX: &str = "tourniquet-";
 
 /// How long before expiry remembered credentials are renewed.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
@@ -154,6 +169,10 @@ impl Remembered {
     }
 
     async fn get(&self) -> Result<Credentials, CredentialsError> {
+        if let Some(c) = self.fresh() {
+            return Ok(c);
+        }
+        let _turn = self.renewing.lock().await;
         if let Some(c) = self.fresh() {
             return Ok(c);
         }
@@ -183,7 +202,7 @@ pub struct Members {
     base: SdkConfig,
     session: String,
     /// One assumed role per member account, for the life of the process.
-    roles: tokio::sync::Mutex<HashMap<String, SharedCredentialsProvider>>,
+    roles: Mutex<HashMap<String, SharedCredentialsProvider>>,
 }
 
 impl Members {
@@ -198,8 +217,8 @@ impl Members {
             partition: partition.to_owned(),
             config,
             base,
-            session: format!("tourniquet-{function}"),
-            roles: tokio::sync::Mutex::new(HashMap::new()),
+            session: format!("{SESSION_PREFIX}{function}"),
+            roles: Mutex::new(HashMap::new()),
         }
     }
 
@@ -224,10 +243,43 @@ impl Members {
         Some(format!("arn:{}:iam::{account}:role/{name}", self.partition))
     }
 
-    /// Whether `role_arn` is the member role of an account Tourniquet may act in: its
-    /// sessions are Tourniquet's own, like the functions' roles.
-    pub fn is_member_role(&self, account: &str, role_name: &str) -> bool {
-        self.config.role_name.as_deref() == Some(role_name) && self.config.lists(account)
+    /// Whether `principal` is Tourniquet acting through the member role in the event's own
+    /// account (`event_account`), one it may act in: a session of the role of that name in
+    /// that account, named as Tourniquet names its sessions. A role of the same name in any
+    /// other account is someone else's, and so is a session of another name.
+    pub fn own_session(&self, principal: &Principal, event_account: &str) -> bool {
+        let Principal::AssumedRole {
+            arn,
+            account,
+            role_arn,
+            ..
+        } = principal
+        else {
+            return false;
+        };
+        let Some(member) = self.config.role_name.as_deref() else {
+            return false;
+        };
+        // `arn:aws:sts::<account>:assumed-role/<role>/<session>`
+        let mut parts = arn.rsplit('/');
+        let (session, role) = (parts.next(), parts.next());
+        let role = role_arn
+            .as_deref()
+            .and_then(|r| r.rsplit('/').next())
+            .or(role);
+        account == event_account
+            && role == Some(member)
+            && session.is_some_and(|s| s.starts_with(SESSION_PREFIX))
+            && self
+                .admits(&Scope::new(account.clone(), self.home.region.clone()))
+                .is_ok()
+    }
+
+    /// Whether `scope` is reached through the member role: in an organization, anywhere but
+    /// the function's own account and region (its own role's grants name its region; the
+    /// member stack, deployed in this account too, covers the others).
+    fn through_role(&self, scope: &Scope) -> bool {
+        self.organization() && *scope != self.home
     }
 
     /// Where an event's resources are: its account and region. With one account, home: the
@@ -279,7 +331,7 @@ impl Members {
     /// is assumed now if it has not been.
     pub async fn enter(&self, scope: &Scope) -> Result<(), Refusal> {
         self.admits(scope)?;
-        if scope.account != self.home.account {
+        if self.through_role(scope) {
             self.role(&scope.account).await?;
         }
         Ok(())
@@ -299,7 +351,7 @@ impl Members {
                     .build()
             }
         };
-        if scope.account == self.home.account {
+        if !self.through_role(scope) {
             return Ok(in_region(self.base.clone()));
         }
         let role = self.role(&scope.account).await?;
@@ -312,13 +364,20 @@ impl Members {
         ))
     }
 
+    /// The member role of `account`, its credentials fresh. No lock is held while STS is
+    /// asked, but one account's renewal at a time.
     async fn role(&self, account: &str) -> Result<SharedCredentialsProvider, Refusal> {
         let arn = self
             .role_arn(account)
             .ok_or_else(|| Refusal::OneAccount(account.to_owned()))?;
-        let mut roles = self.roles.lock().await;
-        let role = match roles.get(account) {
-            Some(r) => r.clone(),
+        let known = self
+            .roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account)
+            .cloned();
+        let role = match known {
+            Some(r) => r,
             None => {
                 let mut builder = AssumeRoleProvider::builder(&arn)
                     .session_name(&self.session)
@@ -326,20 +385,43 @@ impl Members {
                 if let Some(id) = &self.config.external_id {
                     builder = builder.external_id(id);
                 }
-                SharedCredentialsProvider::new(Remembered {
+                let made = SharedCredentialsProvider::new(Remembered {
                     role: builder.build().await,
                     last: Mutex::new(None),
-                })
+                    renewing: tokio::sync::Mutex::new(()),
+                });
+                self.roles
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(account.to_owned())
+                    .or_insert(made)
+                    .clone()
             }
         };
         role.provide_credentials()
             .await
-            .map_err(|e| Refusal::CannotAssume {
-                role: arn.clone(),
-                error: chain(&e),
-            })?;
-        roles.insert(account.to_owned(), role.clone());
+            .map_err(|e| refusal_of(&arn, &e))?;
         Ok(role)
+    }
+}
+
+/// A failed `AssumeRole`: refused when STS says no (the role is missing, or does not trust
+/// this function, or expects another external id, all `AccessDenied`), transient otherwise.
+fn refusal_of(role: &str, e: &CredentialsError) -> Refusal {
+    use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    use std::error::Error;
+    let code = e
+        .source()
+        .and_then(|s| s.downcast_ref::<SdkError<AssumeRoleError>>())
+        .and_then(|s| s.as_service_error())
+        .and_then(|s| s.code().map(str::to_owned));
+    let (role, error) = (role.to_owned(), chain(e));
+    match code.as_deref() {
+        Some("AccessDenied" | "RegionDisabledException" | "MalformedPolicyDocument") => {
+            Refusal::CannotAssume { role, error }
+        }
+        _ => Refusal::Unreachable { role, error },
     }
 }
 
@@ -473,9 +555,30 @@ mod tests {
             m.role_arn("222222222222").as_deref(),
             Some("arn:aws:iam::222222222222:role/tourniquet-member")
         );
-        assert!(m.is_member_role("222222222222", "tourniquet-member"));
-        assert!(!m.is_member_role("444444444444", "tourniquet-member"));
-        assert!(!m.is_member_role("222222222222", "Admin"));
+        let session = |account: &str, role: &str, name: &str| Principal::AssumedRole {
+            arn: format!("arn:aws:sts::{account}:assumed-role/{role}/{name}"),
+            principal_id: "AROA:x".into(),
+            account: account.into(),
+            role_arn: Some(format!("arn:aws:iam::{account}:role/{role}")),
+            access_key_id: None,
+            session_created: None,
+        };
+        let ours = session(
+            "222222222222",
+            "tourniquet-member",
+            "tourniquet-isolate-instance",
+        );
+        assert!(m.own_session(&ours, "222222222222"));
+        assert!(
+            !m.own_session(&ours, "333333333333"),
+            "acting on another account's resources, it is not the member role there"
+        );
+        let unlisted = session("444444444444", "tourniquet-member", "tourniquet-isolate");
+        assert!(!m.own_session(&unlisted, "444444444444"));
+        let renamed = session("222222222222", "tourniquet-member", "admin-console");
+        assert!(!m.own_session(&renamed, "222222222222"));
+        let other = session("222222222222", "Admin", "tourniquet-isolate-instance");
+        assert!(!m.own_session(&other, "222222222222"));
     }
 
     #[test]
@@ -503,6 +606,16 @@ mod tests {
             Err(Refusal::OneAccount("222222222222".into()))
         );
         assert_eq!(one.scope_of(&crate::events::Trigger::Sweep), *one.home());
+    }
+
+    #[test]
+    fn an_organization_reaches_beyond_its_own_region_through_the_member_role() {
+        let org = members(&[("MEMBER_ROLE_NAME", "tq-member")]);
+        assert!(!org.through_role(org.home()));
+        assert!(org.through_role(&Scope::new("111111111111", "eu-central-1")));
+        assert!(org.through_role(&Scope::new("222222222222", "eu-west-1")));
+        let one = members(&[]);
+        assert!(!one.through_role(&Scope::new("111111111111", "eu-central-1")));
     }
 
     #[test]

@@ -74,11 +74,16 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// Where the resource is: as set, as its ARN says, or `home`.
+    /// Where the resource is: as set, as its ARN says, or `home` (whose region stands in for
+    /// a global resource's).
     pub fn place(&self, home: &Scope) -> Scope {
-        self.scope.clone().unwrap_or_else(|| {
+        let mut place = self.scope.clone().unwrap_or_else(|| {
             Scope::of_arn(&self.resource, &home.region).unwrap_or_else(|| home.clone())
-        })
+        });
+        if place.region.is_empty() {
+            place.region = home.region.clone();
+        }
+        place
     }
 }
 

@@ -156,7 +156,13 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             cases: Vec::new(),
             upkeep: Vec::new(),
         };
-        if let Some(PrincipalExemption::OwnRole) = actor.and_then(|a| fw.exemptions.check(a)) {
+        let own = actor.is_some_and(|a| {
+            fw.exemptions.check(a) == Some(PrincipalExemption::OwnRole)
+                || trigger
+                    .envelope()
+                    .is_some_and(|e| fw.members.own_session(a, &e.account))
+        });
+        if own {
             summary.ignored = Some("caused by one of Tourniquet's own roles".into());
             return Ok(summary);
         }
@@ -167,6 +173,11 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             Ok(())
         };
         if let Err(refusal) = gate {
+            if refusal.transient() {
+                // STS throttled or did not answer: Lambda retries, and the failed-events
+                // alarm pages if every retry fails.
+                return Err(HandleError::Retry(refusal.to_string()));
+            }
             let threat = r.threatening(&trigger);
             let n = refused::notice(&trigger, &delivery_id, &scope, &refusal, threat);
             summary.ignored = Some(format!("not acted on: {refusal}"));

@@ -47,7 +47,7 @@ pub fn notice(
              its events reach this bus (its bus policy admits the organization)."
         ),
         Refusal::NotAnAccount(a) => format!("Find what sent an event naming account {a:?}."),
-        Refusal::CannotAssume { role, .. } => format!(
+        Refusal::CannotAssume { role, .. } | Refusal::Unreachable { role, .. } => format!(
             "Check the member stack in account {}: {role} must exist, trust this function's \
              role and expect the configured external id. Someone may have removed it.",
             scope.account

@@ -1,5 +1,5 @@
-//! The member stack in member accounts: its forwarding rules (`tourniquet-forward-*`) and
-//! the member role. Whoever disables a rule blinds Tourniquet to that account; whoever
+//! The member stack in member accounts: its forwarding rules and role (`tourniquet-forward-*`)
+//! and the member role. Whoever disables a rule blinds Tourniquet to that account; whoever
 //! changes the role stops it acting there. The member stack's watch rules forward such
 //! calls; the guard pages. It does not put them back: the stack set does.
 
@@ -7,8 +7,14 @@ use serde_json::json;
 use tourniquet::events::{ApiCall, fields};
 use tourniquet::{Severity, Verdict};
 
-/// The names of the member stack's rules.
-pub const RULE_PREFIX: &str = "tourniquet-forward-";
+/// The names of the member stack's rules, and of its forwarding role.
+pub const NAME_PREFIX: &str = "tourniquet-forward-";
+
+/// The roles a stack set updates its instances as (self-managed, service-managed).
+const STACK_SET_ROLES: [&str; 2] = [
+    "assumed-role/AWSCloudFormationStackSetExecutionRole/",
+    "assumed-role/stacksets-exec-",
+];
 
 /// What of the member stack a call in a member account touched, as an ARN, and what it is.
 pub fn touched(
@@ -25,7 +31,7 @@ pub fn touched(
                 .ok()
                 .flatten()
                 .or(params.opt_str("rule").ok().flatten())?;
-            name.starts_with(RULE_PREFIX).then(|| {
+            name.starts_with(NAME_PREFIX).then(|| {
                 (
                     format!(
                         "arn:{partition}:events:{}:{account}:rule/{name}",
@@ -37,12 +43,14 @@ pub fn touched(
         }
         "iam.amazonaws.com" => {
             let name = params.opt_str("roleName").ok().flatten()?;
-            (Some(name) == role_name).then(|| {
-                (
-                    format!("arn:{partition}:iam::{account}:role/{name}"),
-                    format!("member role {name}"),
-                )
-            })
+            let what = if Some(name) == role_name {
+                format!("member role {name}")
+            } else if name.starts_with(NAME_PREFIX) {
+                format!("forwarding role {name}")
+            } else {
+                return None;
+            };
+            Some((format!("arn:{partition}:iam::{account}:role/{name}"), what))
         }
         _ => None,
     }
@@ -55,8 +63,11 @@ pub fn disarmed<S>(call: &ApiCall, who: &str, what: &str, account: &str) -> Verd
     } else {
         "Tourniquet may no longer see this account's events in that region"
     };
-    // A stack set updates its instances through CloudFormation: told, not paged.
-    let (severity, effect) = if call.source_ip.as_deref() == Some("cloudformation.amazonaws.com") {
+    // A stack set updates its instances through CloudFormation, as its execution role: told,
+    // not paged. Any other stack is someone's way around the page.
+    let by_stack_set = call.source_ip.as_deref() == Some("cloudformation.amazonaws.com")
+        && STACK_SET_ROLES.iter().any(|r| who.contains(r));
+    let (severity, effect) = if by_stack_set {
         (
             Severity::Warning,
             format!(
@@ -119,6 +130,15 @@ mod tests {
             json!({"rule": "tourniquet-forward-watch-a", "ids": ["central"]}),
         );
         assert!(touched(&targets, None, "aws", "222222222222").is_some());
+        let forward = call(
+            "iam.amazonaws.com",
+            "PutRolePolicy",
+            json!({"roleName": "tourniquet-forward-eu-west-1"}),
+        );
+        assert_eq!(
+            touched(&forward, Some("tq-member"), "aws", "222222222222").map(|t| t.1),
+            Some("forwarding role tourniquet-forward-eu-west-1".into())
+        );
         let other = call(
             "events.amazonaws.com",
             "DisableRule",

@@ -68,6 +68,19 @@ impl Watched {
     }
 }
 
+/// A call naming, by ARN, a trail or store of another account than the caller's: it could
+/// not change it (CloudTrail calls act in the caller's account), and the account named is
+/// the caller's choice, so nothing is read there.
+fn elsewhere(arn: &str, envelope: &tourniquet::events::Envelope) -> Option<Intake<Watched>> {
+    let account = touched::account_of(arn);
+    (account != envelope.account).then(|| {
+        Intake::Ignore(format!(
+            "the call names {arn}, of account {account}, from account {}: it cannot change it",
+            envelope.account
+        ))
+    })
+}
+
 /// What healing a trail takes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Heal {
@@ -203,7 +216,8 @@ impl Healer {
                 field: "detail.requestParameters.eventDataStore".into(),
                 reason: format!("{name:?} is not an event data store ARN or id"),
             })?;
-            return Ok(Intake::Cases(vec![Watched::Store(store).case()]));
+            return Ok(elsewhere(&store.store_arn, envelope)
+                .unwrap_or_else(|| Intake::Cases(vec![Watched::Store(store).case()])));
         }
         if call.event_source != "cloudtrail.amazonaws.com"
             || !TAMPERING.contains(&call.event_name.as_str())
@@ -225,7 +239,8 @@ impl Healer {
                 field: format!("detail.requestParameters.{key}"),
                 reason: format!("{name:?} is not a trail name or trail ARN"),
             })?;
-        Ok(Intake::Cases(vec![Watched::Trail(trail).case()]))
+        Ok(elsewhere(&trail.arn, envelope)
+            .unwrap_or_else(|| Intake::Cases(vec![Watched::Trail(trail).case()])))
     }
 
     /// Every trail homed in this region, live or known from a baseline (a deleted trail), and

@@ -26,13 +26,13 @@ const IMPOSTOR_STEP: &str = "impostor-group";
 /// The history kind under which each VPC's groups are recorded.
 pub const HISTORY_KIND: &str = "quarantine-groups";
 
-/// History's records of the groups of one account and region. In an organization a VPC
-/// is recorded under its ARN, so that the one table names the account and region; in one
-/// account under its id, as always.
+/// History's records of the groups of one account and region. Elsewhere than the
+/// function's own account and region a VPC is recorded under its ARN, so that the one table
+/// names the account and region; at home under its id, as always.
 #[derive(Debug, Clone)]
 pub struct Records {
     history: History,
-    /// `arn:<partition>:ec2:<region>:<account>:vpc/`, in an organization.
+    /// `arn:<partition>:ec2:<region>:<account>:vpc/`, away from home.
     prefix: Option<String>,
 }
 

@@ -115,10 +115,11 @@ impl Isolator {
         }
     }
 
-    /// What history calls the instance `id` of `scope`: in an organization its ARN, which
-    /// names the account and region; in one account its id, as always.
+    /// What history calls the instance `id` of `scope`: elsewhere than the function's own
+    /// account and region its ARN, which names them; at home its id, as always (so that
+    /// turning an organization on keeps the history of the home account).
     fn key(&self, scope: &Scope, id: &str) -> String {
-        if self.members.organization() {
+        if scope != self.members.home() {
             format!(
                 "arn:{}:ec2:{}:{}:instance/{id}",
                 self.partition, scope.region, scope.account
@@ -130,7 +131,7 @@ impl Isolator {
 
     /// History's records of the quarantine groups of `scope`.
     fn records(&self, scope: &Scope) -> groups::Records {
-        let prefix = self.members.organization().then(|| {
+        let prefix = (scope != self.members.home()).then(|| {
             format!(
                 "arn:{}:ec2:{}:{}:vpc/",
                 self.partition, scope.region, scope.account

@@ -4,6 +4,7 @@
 //! tag (checked by each function on the live resource), and the function's own role, whose
 //! events are ignored so that a remediation never triggers another one.
 
+use crate::arn::Arn;
 use crate::events::Principal;
 
 /// An ARN pattern with `*` (any run of characters, `/` and `:` included) and `?` (one
@@ -68,15 +69,13 @@ pub enum IdentityKey {
 impl IdentityKey {
     /// From the ARN that STS `GetCallerIdentity` returns.
     pub fn from_caller_arn(arn: &str) -> Self {
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_partition), Some(service), Some(_region), Some(account), Some(res)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let Some(Arn {
+            service,
+            account,
+            resource: res,
+            ..
+        }) = Arn::parse(arn)
+        else {
             return Self::Other(arn.to_owned());
         };
         let account = account.to_owned();

@@ -84,7 +84,11 @@ where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    use std::error::Error;
+    error_chain(err)
+}
+
+/// An error and every cause of it, in one line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut msg = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

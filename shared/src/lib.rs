@@ -7,6 +7,7 @@
 //! ([`safeguard`]), act, and tell a person ([`notify`]). A function only says how to find
 //! its cases, how to check one, and how to act on it.
 
+pub mod arn;
 pub mod clients;
 pub mod config;
 pub mod console;

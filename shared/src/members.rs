@@ -17,8 +17,10 @@ use aws_credential_types::provider::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::arn::Arn;
 use crate::config::{ConfigError, Env};
 use crate::events::{Principal, Trigger};
+use crate::exempt::IdentityKey;
 
 /// An account and a region: where a resource lives and where calls about it go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -38,26 +40,13 @@ impl Scope {
     /// The account and region an ARN names. A global resource's ARN (IAM) names no region:
     /// `region` stands in.
     pub fn of_arn(arn: &str, region: &str) -> Option<Self> {
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_), Some(_), Some(arn_region), Some(account), Some(_)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        if !is_account(account) {
-            return None;
-        }
-        let region = if arn_region.is_empty() {
+        let arn = Arn::parse(arn).filter(|a| is_account(a.account))?;
+        let region = if arn.region.is_empty() {
             region
         } else {
-            arn_region
+            arn.region
         };
-        Some(Self::new(account, region))
+        Some(Self::new(arn.account, region))
     }
 
     /// `account 111122223333, eu-west-1`, for people.
@@ -248,30 +237,21 @@ impl Members {
     /// that account, named as Tourniquet names its sessions. A role of the same name in any
     /// other account is someone else's, and so is a session of another name.
     pub fn own_session(&self, principal: &Principal, event_account: &str) -> bool {
-        let Principal::AssumedRole {
-            arn,
-            account,
-            role_arn,
-            ..
-        } = principal
+        let (Principal::AssumedRole { arn, .. }, Some(member)) =
+            (principal, self.config.role_name.as_deref())
         else {
             return false;
         };
-        let Some(member) = self.config.role_name.as_deref() else {
+        let IdentityKey::Role { account, name } = IdentityKey::of(principal) else {
             return false;
         };
         // `arn:aws:sts::<account>:assumed-role/<role>/<session>`
-        let mut parts = arn.rsplit('/');
-        let (session, role) = (parts.next(), parts.next());
-        let role = role_arn
-            .as_deref()
-            .and_then(|r| r.rsplit('/').next())
-            .or(role);
+        let session = arn.rsplit('/').next().unwrap_or_default();
         account == event_account
-            && role == Some(member)
-            && session.is_some_and(|s| s.starts_with(SESSION_PREFIX))
+            && name == member
+            && session.starts_with(SESSION_PREFIX)
             && self
-                .admits(&Scope::new(account.clone(), self.home.region.clone()))
+                .admits(&Scope::new(account, self.home.region.clone()))
                 .is_ok()
     }
 
@@ -416,25 +396,13 @@ fn refusal_of(role: &str, e: &CredentialsError) -> Refusal {
         .and_then(|s| s.downcast_ref::<SdkError<AssumeRoleError>>())
         .and_then(|s| s.as_service_error())
         .and_then(|s| s.code().map(str::to_owned));
-    let (role, error) = (role.to_owned(), chain(e));
+    let (role, error) = (role.to_owned(), crate::history::error_chain(e));
     match code.as_deref() {
         Some("AccessDenied" | "RegionDisabledException" | "MalformedPolicyDocument") => {
             Refusal::CannotAssume { role, error }
         }
         _ => Refusal::Unreachable { role, error },
     }
-}
-
-/// An error with every cause, in one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 /// Clients of one kind for every scope acted in, each built once per process.

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::arn::Arn;
 use crate::config::{ConfigError, Env};
 use crate::events::ApiCall;
 
@@ -77,13 +78,9 @@ impl Own {
 
 /// The resource part of an ARN of `service` whose resource starts with `kind`.
 fn resource_of<'a>(arn: &'a str, service: &str, kind: &str) -> Option<&'a str> {
-    let rest = arn.strip_prefix("arn:")?;
-    let parts: Vec<&str> = rest.splitn(5, ':').collect();
-    let [_, s, _, _, resource] = parts.as_slice() else {
-        return None;
-    };
-    (*s == service)
-        .then(|| resource.strip_prefix(kind))
+    let arn = Arn::parse(arn)?;
+    (arn.service == service)
+        .then(|| arn.resource.strip_prefix(kind))
         .flatten()
         .filter(|r| !r.is_empty())
 }

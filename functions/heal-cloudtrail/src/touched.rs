@@ -21,7 +21,7 @@ pub fn is_delivery_call(call: &ApiCall) -> bool {
 
 /// The account of an ARN (a trail's): the expected owner of its bucket.
 pub fn account_of(arn: &str) -> &str {
-    arn.split(':').nth(4).unwrap_or_default()
+    tourniquet::arn::Arn::parse(arn).map_or("", |a| a.account)
 }
 
 /// Whether the call's request names this bucket or this key.

@@ -119,7 +119,7 @@ async fn extend(iam: &Client, role: &str, instance_arn: &str) -> Result<bool, St
 /// The deny on one role, under the role's hold.
 async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str) -> Step {
     // Role names repeat across accounts: the hold names the instance's account too.
-    let account = instance_arn.split(':').nth(4).unwrap_or_default();
+    let account = tourniquet::arn::Arn::parse(instance_arn).map_or("", |a| a.account);
     let name = format!("role-policy#{account}/{role}");
     // History down: it goes on without the hold; the read-back still checks.
     let held = history

@@ -21,6 +21,10 @@ pub const SHARED_SETTINGS: &[&str] = &[
     "HISTORY_TABLE",
     "ALERT_TOPIC_ARN",
     "TOURNIQUET_ROLE_ARNS",
+    // Which accounts a function acts in: narrowed on one function, an account goes unanswered.
+    "MEMBER_ROLE_NAME",
+    "MEMBER_EXTERNAL_ID",
+    "MEMBER_ACCOUNTS",
 ];
 
 /// The stack's values of the shared settings, from this function's own environment.

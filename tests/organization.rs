@@ -114,7 +114,25 @@ async fn visible(sdk: &aws_config::SdkConfig, instance: &str) -> bool {
 async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_role() {
     let org = Org::new().await;
     let (fw, isolator) = org.isolator(&[]).await;
-    let victim = launch(&org.member, 1, &[("Tainted", "crypto miner")])
+    // The sample: a taint in the member account, in another region than the central one.
+    let sample = sample("organization/create-tags-in-member.json");
+    let region = sample["region"].as_str().expect("a region").to_owned();
+    assert_ne!(region, REGION);
+    let member = org
+        .member
+        .clone()
+        .into_builder()
+        .region(aws_config::Region::new(region.clone()))
+        .build();
+    let event = |id: &str, instance: &str| {
+        let mut v = sample.clone();
+        v["id"] = json!(id);
+        v["detail"]["requestParameters"]["resourcesSet"]["items"] =
+            json!([{"resourceId": instance}]);
+        v
+    };
+    let key_of = |instance: &str| format!("arn:aws:ec2:{region}:{MEMBER}:instance/{instance}");
+    let victim = launch(&member, 1, &[("Tainted", "crypto miner")])
         .await
         .remove(0);
     assert!(
@@ -122,7 +140,7 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
         "the emulator keeps the member's instance out of the central account"
     );
 
-    let second = launch(&org.member, 1, &[("Tainted", "crypto miner")])
+    let second = launch(&member, 1, &[("Tainted", "crypto miner")])
         .await
         .remove(0);
     let assumed = || async {
@@ -133,11 +151,11 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
             .unwrap_or(0)
     };
     let before = assumed().await;
-    let summary = deliver(&fw, &isolator, &tainted("ev-member", &victim, MEMBER)).await;
-    let again = deliver(&fw, &isolator, &tainted("ev-member-2", &second, MEMBER)).await;
+    let summary = deliver(&fw, &isolator, &event("ev-member", &victim)).await;
+    let again = deliver(&fw, &isolator, &event("ev-member-2", &second)).await;
     assert!(
         matches!(
-            again.outcome_of(&instance_key(MEMBER, &second)),
+            again.outcome_of(&key_of(&second)),
             Some(Outcome::Remediated { .. })
         ),
         "{again:?}"
@@ -147,24 +165,24 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
         1,
         "the member role is assumed once for the account, its credentials kept"
     );
-    let key = instance_key(MEMBER, &victim);
+    let key = key_of(&victim);
     assert!(
         matches!(summary.outcome_of(&key), Some(Outcome::Remediated { .. })),
         "{summary:?}"
     );
     assert_eq!(
-        tags_of(&org.member, &victim)
+        tags_of(&member, &victim)
             .await
             .get(STATUS_TAG)
             .map(String::as_str),
         Some("quarantined")
     );
-    let member_groups = fleet::groups_named(&org.member, "tourniquet-quarantine").await;
+    let member_groups = fleet::groups_named(&member, "tourniquet-quarantine").await;
     assert_eq!(member_groups.len(), 1, "{member_groups:?}");
-    let ifaces = fleet::interfaces(&org.member, &victim).await;
+    let ifaces = fleet::interfaces(&member, &victim).await;
     for eni in &ifaces {
         assert_eq!(
-            fleet::interface_groups(&org.member, eni).await,
+            fleet::interface_groups(&member, eni).await,
             vec![member_groups[0].0.clone()],
             "{eni} is in the member's quarantine group only"
         );
@@ -199,7 +217,7 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
     assert_eq!(groups.len(), 1, "{groups:?}");
     let vpc_key = tourniquet_tests::attr(&groups[0], "sk");
     assert!(
-        vpc_key.starts_with(&format!("arn:aws:ec2:{REGION}:{MEMBER}:vpc/vpc-")),
+        vpc_key.starts_with(&format!("arn:aws:ec2:{region}:{MEMBER}:vpc/vpc-")),
         "the member's groups are recorded under its VPC's ARN: {vpc_key}"
     );
 
@@ -207,17 +225,17 @@ async fn a_tainted_instance_in_a_member_account_is_isolated_there_through_its_ro
     let notes = org.account.notifications().await;
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert_eq!(notes[0].attr("account"), MEMBER);
-    assert_eq!(notes[0].attr("region"), REGION);
+    assert_eq!(notes[0].attr("region"), region);
     assert!(
         notes[0]
             .message
-            .contains(&format!("In account {MEMBER}, {REGION}.")),
+            .contains(&format!("In account {MEMBER}, {region}.")),
         "{}",
         notes[0].message
     );
     assert!(
         notes[0].message.contains(&format!(
-            "To release (undo), once the investigation allows, in account {MEMBER}, {REGION}"
+            "To release (undo), once the investigation allows, in account {MEMBER}, {region} (--region {region})"
         )),
         "{}",
         notes[0].message
@@ -366,7 +384,10 @@ async fn an_event_of_an_account_not_listed_changes_nothing_and_pages() {
     let outsider = org.account.other(OUTSIDER).await;
     let victim = launch(&outsider, 1, &[("Tainted", "x")]).await.remove(0);
 
-    let summary = deliver(&fw, &isolator, &tainted("ev-out", &victim, OUTSIDER)).await;
+    let mut event = sample("organization/create-tags-in-unlisted-account.json");
+    assert_eq!(event["account"], OUTSIDER);
+    event["detail"]["requestParameters"]["resourcesSet"]["items"] = json!([{"resourceId": victim}]);
+    let summary = deliver(&fw, &isolator, &event).await;
     assert!(
         summary
             .ignored
@@ -509,8 +530,7 @@ async fn a_member_stack_rule_disabled_pages_and_a_look_alike_name_is_ignored() {
     let sample = sample("guard-tourniquet/disable-rule.json");
 
     // The member stack's forwarding rule, disabled in the member account: paged, naming it.
-    let mut disabled = in_account(&sample, MEMBER);
-    disabled["detail"]["requestParameters"]["name"] = json!("tourniquet-forward-taint-calls");
+    let disabled = tourniquet_tests::sample("organization/disable-forward-rule.json");
     let summary = deliver(&fw, &guard, &disabled).await;
     let rule = format!("arn:aws:events:{REGION}:{MEMBER}:rule/tourniquet-forward-taint-calls");
     assert!(

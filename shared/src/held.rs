@@ -148,7 +148,6 @@ mod tests {
             action: "held".into(),
             resource: resource.into(),
             headline: format!("held, not isolated: {resource}"),
-            scope: None,
             facts: json!({"outcome": {"outcome": "held", "reason": "safeguard reached"}}),
             ..Notification::default()
         }

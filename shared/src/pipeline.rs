@@ -23,6 +23,7 @@ use crate::framework::Framework;
 use crate::held::HeldBuffer;
 use crate::history::{Incident, IncidentStatus};
 use crate::ledger::{LEASE_MARGIN, Ledger, Lock, LockRequest, OpenIncident, Pager};
+use crate::members::{Refusal, Scope};
 use crate::metrics::{self, Counts};
 use crate::notify::{Notification, Severity};
 use crate::refused;
@@ -173,26 +174,9 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             Ok(())
         };
         if let Err(refusal) = gate {
-            if refusal.transient() {
-                // STS throttled or did not answer: Lambda retries, and the failed-events
-                // alarm pages if every retry fails.
-                return Err(HandleError::Retry(refusal.to_string()));
-            }
-            let threat = r.threatening(&trigger);
-            let n = refused::notice(&trigger, &delivery_id, &scope, &refusal, threat);
-            summary.ignored = Some(format!("not acted on: {refusal}"));
-            let noticed = Outcome::Noticed {
-                detail: refusal.to_string(),
-            };
-            let report = self.send(&n, report(&n.resource, noticed, false)).await;
-            if let Some(error) = &report.notify_error {
-                return Err(HandleError::Retry(format!(
-                    "an event of {} was refused and nobody could be told: {error}",
-                    scope.describe()
-                )));
-            }
-            summary.cases.push(report);
-            return Ok(summary);
+            return self
+                .refuse(r, &trigger, &delivery_id, &scope, refusal, summary)
+                .await;
         }
         let ctx = Context {
             framework: fw,
@@ -269,6 +253,43 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let audit = matches!(trigger, Trigger::Scheduled(_));
         let summary = finish(fw, summary, audit)?;
         kept.map(|()| summary)
+    }
+
+    /// An event of an account Tourniquet may not act in: nothing is changed, a person is
+    /// told. A refusal that may pass (STS throttled or silent) is retried instead: Lambda
+    /// retries, and the failed-events alarm pages if every retry fails.
+    async fn refuse<R: Remediation>(
+        &self,
+        r: &R,
+        trigger: &Trigger,
+        delivery_id: &str,
+        scope: &Scope,
+        refusal: Refusal,
+        mut summary: Summary,
+    ) -> Result<Summary, HandleError> {
+        if refusal.transient() {
+            return Err(HandleError::Retry(refusal.to_string()));
+        }
+        let n = refused::notice(
+            trigger,
+            delivery_id,
+            scope,
+            &refusal,
+            r.threatening(trigger),
+        );
+        summary.ignored = Some(format!("not acted on: {refusal}"));
+        let noticed = Outcome::Noticed {
+            detail: refusal.to_string(),
+        };
+        let report = self.send(&n, report(&n.resource, noticed, false)).await;
+        if let Some(error) = &report.notify_error {
+            return Err(HandleError::Retry(format!(
+                "an event of {} was refused and nobody could be told: {error}",
+                scope.describe()
+            )));
+        }
+        summary.cases.push(report);
+        Ok(summary)
     }
 
     /// The lease of an incident opened or taken over now: the deadline, plus a margin.
@@ -515,7 +536,6 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 format!("Find why the incident cannot be resumed: {error}."),
             ],
             incident: ctx.incident.to_owned(),
-            scope: None,
             facts: serde_json::json!({"resource": resource, "error": error}),
             ..Notification::default()
         };
@@ -714,7 +734,6 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                         format!("Trigger: {}.", ctx.trigger.describe()),
                     ],
                     incident: ctx.incident.to_owned(),
-                    scope: None,
                     facts: facts.clone(),
                     ..Notification::default()
                 };
@@ -875,7 +894,6 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                     .to_owned(),
             ],
             incident: ctx.delivery_id.to_owned(),
-            scope: None,
             facts: serde_json::json!({"steps": critical}),
             ..Notification::default()
         };

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use crate::ledger::Pager;
-use crate::members::Scope;
 use crate::notify::{Notification, NotifyError, Severity};
 
 /// Up to this many held cases are told one by one; more make one summary.
@@ -124,9 +123,7 @@ pub fn summary(function: &str, held: &[Notification]) -> Notification {
         links: Vec::new(),
         incident,
         // The event's account and region: its cases' resources name them.
-        scope: held
-            .iter()
-            .find_map(|n| n.scope.clone().or_else(|| Scope::of_arn(&n.resource, ""))),
+        scope: held.iter().find_map(Notification::named_scope),
         facts: json!({
             "held": held.len(),
             "resources": held.iter().take(LISTED).map(|n| json!({
@@ -141,6 +138,7 @@ pub fn summary(function: &str, held: &[Notification]) -> Notification {
 mod tests {
     use super::*;
     use crate::ledger::memory::MemoryPager;
+    use crate::members::Scope;
 
     fn held(resource: &str) -> Notification {
         Notification {

@@ -265,23 +265,24 @@ impl Members {
     /// Where an event's resources are: its account and region. With one account, home: the
     /// event's region is not followed, as before.
     pub fn scope_of(&self, trigger: &Trigger) -> Scope {
-        // A finding names where its resource is: a delegated administrator receives its
-        // members' findings on its own bus.
-        if let Trigger::Finding(e, f) = trigger {
-            let account = f.account.as_deref().unwrap_or(&e.account);
-            let region = f.region.as_deref().unwrap_or(&e.region);
-            return if self.organization() {
-                Scope::new(account, region)
-            } else if account != self.home.account {
-                Scope::new(account, &self.home.region)
-            } else {
-                self.home.clone()
-            };
-        }
-        match trigger.envelope() {
-            Some(e) if self.organization() => Scope::new(&e.account, &e.region),
-            Some(e) if e.account != self.home.account => Scope::new(&e.account, &self.home.region),
-            _ => self.home.clone(),
+        let (account, region) = match trigger {
+            // A finding names where its resource is: a delegated administrator receives its
+            // members' findings on its own bus.
+            Trigger::Finding(e, f) => (
+                f.account.as_deref().unwrap_or(&e.account),
+                f.region.as_deref().unwrap_or(&e.region),
+            ),
+            other => match other.envelope() {
+                Some(e) => (e.account.as_str(), e.region.as_str()),
+                None => return self.home.clone(),
+            },
+        };
+        if self.organization() {
+            Scope::new(account, region)
+        } else if account != self.home.account {
+            Scope::new(account, &self.home.region)
+        } else {
+            self.home.clone()
         }
     }
 

@@ -74,12 +74,18 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// Where the resource is: as set, as its ARN says, or `home` (whose region stands in for
+    /// Where the notification itself says the resource is: as set, or as its ARN says (a
+    /// global resource's with an empty region).
+    pub fn named_scope(&self) -> Option<Scope> {
+        self.scope
+            .clone()
+            .or_else(|| Scope::of_arn(&self.resource, ""))
+    }
+
+    /// Where the resource is: as the notification says, or `home` (whose region stands in for
     /// a global resource's).
     pub fn place(&self, home: &Scope) -> Scope {
-        let mut place = self.scope.clone().unwrap_or_else(|| {
-            Scope::of_arn(&self.resource, &home.region).unwrap_or_else(|| home.clone())
-        });
+        let mut place = self.named_scope().unwrap_or_else(|| home.clone());
         if place.region.is_empty() {
             place.region = home.region.clone();
         }

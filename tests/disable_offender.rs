@@ -753,3 +753,53 @@ async fn a_role_whose_assumer_cannot_be_found_wakes_a_human() {
         assert_eq!(s.active_keys(name).await, 2, "{name} untouched");
     }
 }
+
+/// The attack of a forged offense: CloudTrail-shaped events naming an innocent user, put on
+/// the bus under a source of the attacker's. They disable nobody and count for nothing.
+#[tokio::test]
+async fn forged_offenses_disable_nobody_and_are_never_counted() {
+    let s = setup(&[("OFFENSE_LIMIT", "1")]).await;
+    let genuine = sample("disable-offender/stop-logging-by-user.json");
+    for id in ["forged-1", "forged-2", "forged-3"] {
+        let summary = s.deliver(&tourniquet_tests::forged(&genuine, id)).await;
+        assert!(
+            summary
+                .ignored
+                .as_deref()
+                .is_some_and(|r| r.starts_with("forged")),
+            "{summary:?}"
+        );
+    }
+    assert_eq!(s.active_keys("alice").await, 2, "alice's keys stay active");
+    assert!(
+        s.user_policies("alice").await.is_empty(),
+        "no deny attached"
+    );
+    assert!(
+        s.account.history_with("OFFENSE#").await.is_empty(),
+        "no offense recorded"
+    );
+    tourniquet_tests::assert_forgeries_reported(&s.account.notifications().await, 3);
+
+    // An event from the future is refused the same way, even under the right source.
+    let mut future = genuine.clone();
+    future["id"] = json!("from-the-future");
+    future["time"] = json!("2099-01-01T00:00:00Z");
+    let summary = s.deliver(&future).await;
+    assert!(
+        summary
+            .ignored
+            .as_deref()
+            .is_some_and(|r| r.contains("future")),
+        "{summary:?}"
+    );
+    assert!(s.account.history_with("OFFENSE#").await.is_empty());
+
+    // The genuine event is alice's first offense: none of the forged ones counted.
+    let first = s.deliver(&genuine).await;
+    assert!(
+        matches!(first.outcome_of(ALICE), Some(Outcome::Noticed { .. })),
+        "{first:?}"
+    );
+    assert_eq!(s.active_keys("alice").await, 2);
+}

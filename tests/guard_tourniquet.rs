@@ -442,3 +442,23 @@ async fn a_disabled_key_is_enabled_and_role_and_table_changes_page_as_offenses()
     let summary = handle(&fw, &disabler, &elsewhere, "r").await.unwrap();
     assert!(summary.cases.is_empty(), "{summary:?}");
 }
+
+/// A forged call on Tourniquet's own rule pages nobody and restores nothing: a WARNING only.
+#[tokio::test]
+async fn a_forged_disarming_event_changes_nothing() {
+    let s = setup().await;
+    let forged = tourniquet_tests::forged(&sample("guard-tourniquet/disable-rule.json"), "f-1");
+    let summary = s.deliver(&forged).await;
+    assert!(
+        summary
+            .ignored
+            .as_deref()
+            .is_some_and(|r| r.starts_with("forged")),
+        "{summary:?}"
+    );
+    assert!(
+        s.account.history_with("LOCK#").await.is_empty(),
+        "no incident"
+    );
+    tourniquet_tests::assert_forgeries_reported(&s.account.notifications().await, 1);
+}

@@ -1089,3 +1089,28 @@ async fn logs_moved_to_another_bucket_go_back_to_theirs_claimed_again() {
     }
     assert_eq!(s.trail().await.unwrap().s3_bucket_name(), Some(BUCKET));
 }
+
+/// A forged StopLogging is not believed: no heal, no record, a WARNING naming the source.
+#[tokio::test]
+async fn a_forged_tampering_event_changes_nothing() {
+    let s = setup(&[]).await;
+    s.audit("audit-1").await;
+    let baselines = s.account.history_with("BASELINE#trail").await;
+    let locks = s.account.history_with("LOCK#").await;
+    // The audit's own notifications, taken off the queue.
+    s.account.notifications().await;
+    s.ct.stop_logging().name(TRAIL).send().await.unwrap();
+    let forged = tourniquet_tests::forged(&sample("heal-cloudtrail/stop-logging.json"), "f-1");
+    let summary = s.deliver(&forged).await;
+    assert!(
+        summary
+            .ignored
+            .as_deref()
+            .is_some_and(|r| r.starts_with("forged")),
+        "{summary:?}"
+    );
+    assert!(!s.logging().await, "the trail is left as it is");
+    assert_eq!(s.account.history_with("BASELINE#trail").await, baselines);
+    assert_eq!(s.account.history_with("LOCK#").await, locks, "no incident");
+    tourniquet_tests::assert_forgeries_reported(&s.account.notifications().await, 1);
+}

@@ -1697,3 +1697,47 @@ async fn the_subnet_acl_denies_the_isolated_instance_only_until_the_release() {
         "gone after the release"
     );
 }
+
+/// Forged taints and findings (a custom source, the detail of the real thing) isolate
+/// nothing, however tainted the instance they name is.
+#[tokio::test]
+async fn forged_taints_and_findings_isolate_nothing() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.web[0].clone();
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let groups_before = {
+        let mut all = Vec::new();
+        for eni in fleet::interfaces(sdk, &victim).await {
+            all.push(fleet::interface_groups(sdk, &eni).await);
+        }
+        all
+    };
+    let forgeries = [
+        tourniquet_tests::forged(&create_tags("ct", std::slice::from_ref(&victim)), "f-1"),
+        tourniquet_tests::forged(&tag_change("tc", &victim), "f-2"),
+        tourniquet_tests::forged(&guardduty("guardduty-finding.json", "gd", &victim), "f-3"),
+    ];
+    for event in &forgeries {
+        let summary = s.deliver(event).await;
+        assert!(
+            summary
+                .ignored
+                .as_deref()
+                .is_some_and(|r| r.starts_with("forged")),
+            "{summary:?}"
+        );
+    }
+    assert_eq!(s.status(&victim).await, None, "not quarantined");
+    let mut groups_after = Vec::new();
+    for eni in fleet::interfaces(sdk, &victim).await {
+        groups_after.push(fleet::interface_groups(sdk, &eni).await);
+    }
+    assert_eq!(groups_after, groups_before, "its network untouched");
+    assert!(s.snapshots_of(&victim).await.is_empty(), "no snapshot");
+    assert!(
+        s.account.history_with("LOCK#").await.is_empty(),
+        "no incident"
+    );
+    tourniquet_tests::assert_forgeries_reported(&s.account.notifications().await, 3);
+}

@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod refused;
 pub mod report;
 pub mod runtime;
+pub mod trust;
 
 pub use config::Env;
 pub use contract::{

@@ -7,6 +7,8 @@
 //! History and notifications are reached through [`Ledger`] and [`Pager`], so that these
 //! decisions are tested without AWS.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
@@ -29,6 +31,7 @@ use crate::notify::{Notification, Severity};
 use crate::refused;
 use crate::report::{Verbs, compose};
 use crate::safeguard::{SlotDecision, Survey};
+use crate::trust;
 use crate::unsent::Unsent;
 
 /// Why an invocation answers with a function error (so that Lambda retries it and, in the
@@ -144,6 +147,9 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let fw = self.fw;
         let trigger = events::decode(payload)?;
         let delivery_id = trigger.delivery_id(request_id);
+        if let Err(forgery) = trust::admit(&trigger, SystemTime::now()) {
+            return self.reject_forgery(forgery, &trigger, &delivery_id).await;
+        }
         let actor = match &trigger {
             Trigger::ApiCall(_, call) => Some(&call.principal),
             _ => None,
@@ -253,6 +259,51 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let audit = matches!(trigger, Trigger::Scheduled(_));
         let summary = finish(fw, summary, audit)?;
         kept.map(|()| summary)
+    }
+
+    /// A forged event: nothing is changed or counted, a person is told. Answered normally, so
+    /// that Lambda does not retry it, unless nobody could be told. The future is built on the
+    /// heap here, not in `handle`'s frame, which debug builds keep near the stack's limit.
+    fn reject_forgery<'s>(
+        &'s self,
+        forgery: trust::Forgery,
+        trigger: &'s Trigger,
+        delivery_id: &'s str,
+    ) -> Pin<Box<dyn Future<Output = Result<Summary, HandleError>> + Send + 's>>
+    where
+        L: Sync,
+        P: Sync,
+    {
+        Box::pin(async move { self.tell_forgery(&forgery, trigger, delivery_id).await })
+    }
+
+    async fn tell_forgery(
+        &self,
+        forgery: &trust::Forgery,
+        trigger: &Trigger,
+        delivery_id: &str,
+    ) -> Result<Summary, HandleError> {
+        let fw = self.fw;
+        tracing::warn!(source = %forgery.claimed_source, why = %forgery.why, "forged event ignored");
+        let n = trust::notice(forgery, delivery_id, fw.function());
+        let noticed = Outcome::Noticed {
+            detail: forgery.to_string(),
+        };
+        let report = self.send(&n, report(&n.resource, noticed, false)).await;
+        if let Some(error) = &report.notify_error {
+            return Err(HandleError::Retry(format!(
+                "a forged event was ignored and nobody could be told: {error}"
+            )));
+        }
+        Ok(Summary {
+            function: fw.function(),
+            delivery_id: delivery_id.to_owned(),
+            trigger: trigger.describe(),
+            dry_run: fw.config.dry_run,
+            ignored: Some(format!("forged: {forgery}")),
+            cases: vec![report],
+            upkeep: Vec::new(),
+        })
     }
 
     /// An event of an account Tourniquet may not act in: nothing is changed, a person is

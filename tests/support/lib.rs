@@ -136,6 +136,33 @@ pub fn sample(relative: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
+/// `event` as anyone with `events:PutEvents` can send it: the same detail under a source of
+/// their own (EventBridge reserves `aws.*` sources, not detail-types), with its own id.
+pub fn forged(event: &Value, id: &str) -> Value {
+    let mut v = event.clone();
+    v["source"] = Value::String("x.forge".to_owned());
+    v["id"] = Value::String(id.to_owned());
+    v
+}
+
+/// Asserts that every notification is the WARNING of an ignored forgery, one per event.
+pub fn assert_forgeries_reported(notes: &[Received], count: usize) {
+    assert_eq!(
+        notes.len(),
+        count,
+        "one notification per forged event: {notes:?}"
+    );
+    for n in notes {
+        assert_eq!(n.severity(), "WARNING", "{n:?}");
+        assert_eq!(n.attr("action"), "forged", "{n:?}");
+        assert!(
+            n.subject.contains("x.forge"),
+            "names the source: {}",
+            n.subject
+        );
+    }
+}
+
 /// A notification as the on-call engineer's subscription receives it.
 #[derive(Debug, Clone)]
 pub struct Received {

@@ -339,10 +339,11 @@ mod tests {
         );
         let mut v = finding(json!(8), "Backdoor:EC2/X", json!(false));
         v["source"] = json!("aws.ec2");
-        assert!(matches!(
-            decode(&v).unwrap_err(),
-            EventError::UnsupportedSource { .. }
-        ));
+        let forged = decode(&v).unwrap();
+        assert!(
+            tourniquet::trust::admit(&forged, std::time::SystemTime::now()).is_err(),
+            "a finding from another source is a forgery"
+        );
     }
 
     #[test]

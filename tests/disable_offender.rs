@@ -363,6 +363,7 @@ async fn old_offenses_do_not_count_and_redelivery_counts_once() {
             "ancient",
             old,
             "StopLogging",
+            true,
             Duration::from_secs(30 * 86_400),
         )
         .await
@@ -802,4 +803,183 @@ async fn forged_offenses_disable_nobody_and_are_never_counted() {
         "{first:?}"
     );
     assert_eq!(s.active_keys("alice").await, 2);
+}
+
+/// The sample role-session offense, made with the credentials EC2 delivered to `instance`
+/// through the instance profile of `role` (CloudTrail's `ec2RoleDelivery`).
+fn instance_offense(id: &str, role: &str, instance: &str) -> Value {
+    let mut v = sample("disable-offender/stop-logging-by-role-session.json");
+    v["id"] = json!(id);
+    let identity = &mut v["detail"]["userIdentity"];
+    identity["principalId"] = json!(format!("AROAEXAMPLEBASTION:{instance}"));
+    identity["arn"] = json!(format!(
+        "arn:aws:sts::123456789012:assumed-role/{role}/{instance}"
+    ));
+    identity["sessionContext"]["sessionIssuer"]["arn"] =
+        json!(format!("arn:aws:iam::123456789012:role/{role}"));
+    identity["sessionContext"]["sessionIssuer"]["userName"] = json!(role);
+    identity["sessionContext"]["ec2RoleDelivery"] = json!("2.0");
+    v
+}
+
+/// An offense made with one instance's role credentials: that instance's credentials are
+/// denied and it is tainted, then isolated by isolate-instance; every other session of the
+/// role, the rest of the fleet with it, keeps working.
+#[tokio::test]
+async fn an_instance_profile_offense_is_answered_on_that_instance_only() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let fleet = tourniquet_tests::fleet::seed(&s.account.sdk).await;
+    let (culprit, sibling) = (fleet.bastion.clone(), {
+        // A second instance with the same role.
+        aws_sdk_ec2::Client::new(&s.account.sdk)
+            .run_instances()
+            .image_id(tourniquet_tests::ec2::AMI)
+            .min_count(1)
+            .max_count(1)
+            .iam_instance_profile(
+                aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                    .arn(&fleet.bastion_profile_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("sibling")
+            .instances()[0]
+            .instance_id()
+            .expect("id")
+            .to_owned()
+    });
+    let key = format!("arn:aws:sts::123456789012:assumed-role/bastion-role/{culprit}");
+    let summary = s
+        .deliver(&instance_offense("ev-1", "bastion-role", &culprit))
+        .await;
+    assert!(
+        matches!(summary.outcome_of(&key), Some(Outcome::Remediated { .. })),
+        "{summary:?}"
+    );
+    let policies = s
+        .iam
+        .list_role_policies()
+        .role_name("bastion-role")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        policies.policy_names(),
+        [tourniquet::credentials::POLICY_NAME],
+        "no role-wide revoke, no session deny: only the instance's credentials"
+    );
+    let policy = s
+        .iam
+        .get_role_policy()
+        .role_name("bastion-role")
+        .policy_name(tourniquet::credentials::POLICY_NAME)
+        .send()
+        .await
+        .unwrap();
+    let document = policy_document(policy.policy_document());
+    assert_eq!(
+        document["Statement"][0]["Condition"]["StringEquals"]["ec2:SourceInstanceARN"],
+        json!([format!(
+            "arn:aws:ec2:us-east-1:123456789012:instance/{culprit}"
+        )]),
+        "the sibling's sessions keep working"
+    );
+    let tags = tourniquet_tests::ec2::tags_of(&s.account.sdk, &culprit).await;
+    assert!(
+        tags.get("Tainted")
+            .is_some_and(|v| v.starts_with("disable-offender")),
+        "{tags:?}"
+    );
+    let sibling_tags = tourniquet_tests::ec2::tags_of(&s.account.sdk, &sibling).await;
+    assert!(!sibling_tags.contains_key("Tainted"), "{sibling_tags:?}");
+
+    // The taint reaches isolate-instance as a tag change (EventBridge, `aws.tag`): it isolates
+    // the instance under its own safeguard and incident.
+    let isolate_fw = s.account.framework(isolate_instance::FUNCTION, &[]).await;
+    let isolator = isolate_instance::Isolator::new(
+        &isolate_fw,
+        isolate_instance::IsolateConfig::from_env(&s.account.env(&[])).expect("config"),
+    );
+    let mut change = sample("isolate-instance/tag-change.json");
+    change["resources"] = json!([format!(
+        "arn:aws:ec2:us-east-1:123456789012:instance/{culprit}"
+    )]);
+    change["detail"]["tags"] = json!(tags);
+    let isolated = handle(&isolate_fw, &isolator, &change, "request-2")
+        .await
+        .expect("handled");
+    assert!(
+        matches!(
+            isolated.outcome_of(&culprit),
+            Some(Outcome::Remediated { .. } | Outcome::Partial { .. })
+        ),
+        "{isolated:?}"
+    );
+    let tags = tourniquet_tests::ec2::tags_of(&s.account.sdk, &culprit).await;
+    assert_eq!(
+        tags.get(isolate_instance::STATUS_TAG).map(String::as_str),
+        Some("quarantined")
+    );
+    let sibling_tags = tourniquet_tests::ec2::tags_of(&s.account.sdk, &sibling).await;
+    assert!(!sibling_tags.contains_key(isolate_instance::STATUS_TAG));
+}
+
+/// A session whose every call was denied has weakened nothing: it is denied alone
+/// (`aws:userid`), never every session of its role.
+#[tokio::test]
+async fn denied_attempts_alone_deny_only_the_session() {
+    let s = setup(&[("OFFENSE_LIMIT", "1")]).await;
+    assumed_by(&s, "carol");
+    let role = "arn:aws:iam::123456789012:role/deploy";
+    for id in ["ev-1", "ev-2"] {
+        let mut v = role_offense(id, "build-7731", "2026-11-23T03:20:41Z");
+        v["detail"]["errorCode"] = json!("AccessDenied");
+        let summary = s.deliver(&v).await;
+        if id == "ev-2" {
+            assert!(
+                matches!(summary.outcome_of(role), Some(Outcome::Remediated { .. })),
+                "{summary:?}"
+            );
+        }
+    }
+    let policies = s
+        .iam
+        .list_role_policies()
+        .role_name("deploy")
+        .send()
+        .await
+        .unwrap();
+    let session_policy =
+        disable_offender::policy::session_policy_name("AROAEXAMPLEDEPLOY:build-7731");
+    assert_eq!(policies.policy_names(), [session_policy.as_str()]);
+    let notes = s.account.notifications().await;
+    assert!(
+        notes.iter().any(|n| n
+            .message
+            .contains("every offense in the window was a denied attempt")),
+        "the notification says why the deny is narrow"
+    );
+
+    // One call that went through: now every older session of the role is denied.
+    let v = role_offense("ev-3", "build-7731", "2026-11-23T03:20:41Z");
+    let summary = s.deliver(&v).await;
+    assert!(
+        matches!(summary.outcome_of(role), Some(Outcome::Remediated { .. })),
+        "{summary:?}"
+    );
+    let policies = s
+        .iam
+        .list_role_policies()
+        .role_name("deploy")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policies
+            .policy_names()
+            .iter()
+            .any(|p| p == "tourniquet-revoke-older-sessions"),
+        "{policies:?}"
+    );
 }

@@ -11,6 +11,16 @@ pub struct Arn<'a> {
     pub resource: &'a str,
 }
 
+/// An EC2 instance id: `i-` and 8 or 17 lowercase hex digits.
+pub fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("i-").is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 impl<'a> Arn<'a> {
     /// The parts of `s`, or `None` unless it has the six of an ARN.
     pub fn parse(s: &'a str) -> Option<Self> {

@@ -229,6 +229,11 @@ pub enum Principal {
         /// When the session was issued (`sessionContext.attributes.creationDate`).
         #[serde(default)]
         session_created: Option<String>,
+        /// Set by EC2 when the credentials were delivered to an instance through its
+        /// instance profile (`sessionContext.ec2RoleDelivery`, `1.0` or `2.0` for IMDSv1 or
+        /// v2): the session name is then the instance id, chosen by EC2, not by an assumer.
+        #[serde(default)]
+        ec2_role_delivery: Option<String>,
     },
     Root {
         arn: String,
@@ -293,6 +298,12 @@ impl Principal {
             Ok(issuer.opt_str("arn")?.map(str::to_owned))
         };
         let account = || u.str("accountId").map(str::to_owned);
+        let delivery = || -> Result<Option<String>, EventError> {
+            let Some(ctx) = u.opt_obj("sessionContext", &issuer_path)? else {
+                return Ok(None);
+            };
+            Ok(ctx.opt_str("ec2RoleDelivery")?.map(str::to_owned))
+        };
         let created = || -> Result<Option<String>, EventError> {
             let Some(ctx) = u.opt_obj("sessionContext", &issuer_path)? else {
                 return Ok(None);
@@ -317,6 +328,7 @@ impl Principal {
                 role_arn: issuer_arn()?,
                 access_key_id: u.opt_str("accessKeyId")?.map(str::to_owned),
                 session_created: created()?,
+                ec2_role_delivery: delivery()?,
             },
             "Root" => Self::Root {
                 arn: u.str("arn")?.to_owned(),

@@ -232,6 +232,7 @@ mod tests {
             role_arn: Some(format!("arn:aws:iam::123:role/path/{role}")),
             access_key_id: None,
             session_created: None,
+            ec2_role_delivery: None,
         }
     }
 
@@ -267,6 +268,7 @@ mod tests {
             account: "999".into(),
             access_key_id: None,
             session_created: None,
+            ec2_role_delivery: None,
             role_arn: Some("arn:aws:iam::999:role/tq-isolate".into()),
         };
         assert_eq!(ex.check(&other), None);

@@ -228,6 +228,10 @@ pub struct OffenseRecord {
     pub at_ms: u64,
     pub delivery_id: String,
     pub event: String,
+    /// The call succeeded (it weakened something); `false` for a denied or failed attempt.
+    /// Records written before this was kept read as succeeded unless their event says
+    /// "attempt".
+    pub succeeded: bool,
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
@@ -472,6 +476,7 @@ impl History {
         delivery_id: &str,
         at: SystemTime,
         event: &str,
+        succeeded: bool,
         keep_for: Duration,
     ) -> Result<(), HistoryError> {
         let at_ms = epoch_millis(at);
@@ -484,6 +489,7 @@ impl History {
             .item("at_ms", n(at_ms))
             .item("delivery_id", s(delivery_id))
             .item("event", s(event))
+            .item("succeeded", AttributeValue::Bool(succeeded))
             .item("expires_at", n((at_ms / 1000) + keep_for.as_secs()))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -507,10 +513,16 @@ impl History {
                 Some(("at_ms >= :since", ":since", n(epoch_millis(since)))),
                 "Query (offenses)",
                 |item| {
+                    let event = item.str("event")?;
+                    let succeeded = match item.map.get("succeeded") {
+                        Some(AttributeValue::Bool(b)) => *b,
+                        _ => !event.contains("(attempt, failed"),
+                    };
                     Ok(OffenseRecord {
                         at_ms: item.num("at_ms")?,
                         delivery_id: item.str("delivery_id")?,
-                        event: item.str("event")?,
+                        event,
+                        succeeded,
                     })
                 },
             )

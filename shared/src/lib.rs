@@ -12,6 +12,7 @@ pub mod clients;
 pub mod config;
 pub mod console;
 pub mod contract;
+pub mod credentials;
 pub mod events;
 pub mod exempt;
 pub mod framework;

@@ -531,6 +531,7 @@ mod tests {
             role_arn: Some(format!("arn:aws:iam::{account}:role/{role}")),
             access_key_id: None,
             session_created: None,
+            ec2_role_delivery: None,
         };
         let ours = session(
             "222222222222",

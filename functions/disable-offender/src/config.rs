@@ -25,6 +25,9 @@ pub struct DisableConfig {
     pub role_mode: RoleDisableMode,
     /// Tourniquet's own resources: a call that disarms one is an offense.
     pub own: OwnResources,
+    /// The tag that has isolate-instance isolate an instance (`TAINT_TAG_KEY`): an instance
+    /// whose credentials offend is tainted with it.
+    pub taint_key: String,
 }
 
 impl DisableConfig {
@@ -38,6 +41,7 @@ impl DisableConfig {
                 window: env.duration_or("DISABLE_WINDOW_MINUTES", 60, 60)?,
             },
             own: OwnResources::from_env(env)?,
+            taint_key: env.string_or("TAINT_TAG_KEY", "Tainted"),
             role_mode: match env
                 .string_or("ROLE_DISABLE_MODE", "sessions-before-now")
                 .as_str()

@@ -9,7 +9,9 @@
 //! protected principals are never disabled: a human is woken instead.
 
 pub mod config;
+pub mod instance;
 pub mod permissions;
+mod plan;
 pub mod policy;
 pub mod upstream;
 
@@ -21,6 +23,7 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::StatusType;
 use futures_util::future::join_all;
 use heal_cloudtrail::touched;
+use plan::Planned;
 use serde::Serialize;
 use serde_json::json;
 use tourniquet::console::{self, Link};
@@ -54,6 +57,19 @@ pub enum Offender {
         /// `ROLEID:SESSION`, the `aws:userid` of the session.
         user_id: String,
     },
+    /// A session of an instance's role credentials: CloudTrail says EC2 delivered them
+    /// (`ec2RoleDelivery`), or the session is named after an instance, which EC2 must then
+    /// confirm. Answered on that instance alone (see `instance`).
+    InstanceSession {
+        role_arn: String,
+        role_name: String,
+        session_arn: String,
+        user_id: String,
+        instance_id: String,
+        /// CloudTrail marked the credentials as delivered by EC2; otherwise only the session
+        /// name says so, which whoever assumes the role chooses.
+        delivered: bool,
+    },
     /// A session of an IAM Identity Center role: IAM refuses changes to those roles, the
     /// person is disabled in Identity Center.
     IdentityCenter {
@@ -79,12 +95,30 @@ impl Offender {
                 arn,
                 principal_id,
                 role_arn: Some(role_arn),
+                ec2_role_delivery,
                 ..
             } => match role_arn.rsplit('/').next().filter(|n| !n.is_empty()) {
                 Some(_) if role_arn.contains(":role/aws-reserved/sso.amazonaws.com/") => {
                     Self::IdentityCenter {
                         role_arn: role_arn.clone(),
                         person: arn.rsplit('/').next().unwrap_or_default().to_owned(),
+                    }
+                }
+                Some(role_name)
+                    if role_arn.contains(":role/")
+                        && (ec2_role_delivery.is_some()
+                            || arn
+                                .rsplit('/')
+                                .next()
+                                .is_some_and(tourniquet::arn::is_instance_id)) =>
+                {
+                    Self::InstanceSession {
+                        role_name: role_name.to_owned(),
+                        role_arn: role_arn.clone(),
+                        session_arn: arn.clone(),
+                        user_id: principal_id.clone(),
+                        instance_id: arn.rsplit('/').next().unwrap_or_default().to_owned(),
+                        delivered: ec2_role_delivery.is_some(),
                     }
                 }
                 Some(role_name) if role_arn.contains(":role/") => Self::RoleSession {
@@ -124,10 +158,11 @@ impl Offender {
     }
 
     /// Offenses are counted per user, per role (not per session: a new session must not
-    /// reset the count), per root or service.
+    /// reset the count), per instance (its sessions all bear its name), per root or service.
     pub fn key(&self) -> &str {
         match self {
             Self::User { arn, .. } => arn,
+            Self::InstanceSession { session_arn, .. } => session_arn,
             Self::RoleSession { role_arn, .. } | Self::IdentityCenter { role_arn, .. } => role_arn,
             Self::Untouchable { arn, .. } => arn,
         }
@@ -145,6 +180,10 @@ pub struct Disable {
     pub revoke_before: Option<String>,
     /// For a role session: the principal that assumed the role, disabled too.
     pub upstream: Option<Upstream>,
+    /// For an instance's session: the instance, confirmed live with the role.
+    pub instance: Option<instance::Instance>,
+    /// For an instance's session whose instance could not be confirmed: why.
+    pub unconfirmed: Option<String>,
 }
 
 /// An offense, as found in an event.
@@ -152,6 +191,12 @@ pub struct Disable {
 pub struct Offense {
     pub principal: Principal,
     pub event: String,
+    /// The call succeeded: it weakened something (a denied attempt did not).
+    #[serde(default)]
+    pub succeeded: bool,
+    /// The region the call was made in (`awsRegion`), where an instance's session is looked up.
+    #[serde(default)]
+    pub region: String,
 }
 
 /// The clients of one account.
@@ -159,6 +204,7 @@ pub struct Offense {
 pub struct Reach {
     iam: Client,
     cloudtrail: aws_sdk_cloudtrail::Client,
+    ec2: aws_sdk_ec2::Client,
 }
 
 impl Reach {
@@ -166,6 +212,7 @@ impl Reach {
         Self {
             iam: Client::new(sdk),
             cloudtrail: aws_sdk_cloudtrail::Client::new(sdk),
+            ec2: aws_sdk_ec2::Client::new(sdk),
         }
     }
 }
@@ -247,6 +294,22 @@ fn follow_up(offender: &Offender, ctx: &Context<'_>) -> (Vec<String>, Vec<Link>)
                 ],
             )
         }
+        Offender::InstanceSession {
+            instance_id,
+            role_name,
+            ..
+        } => (
+            vec![
+                format!(
+                    "Find how the credentials of instance {instance_id} (role {role_name}) were                      used: CloudTrail events of session {instance_id}, every region."
+                ),
+                format!(
+                    "Find how they were taken: a shell on {instance_id}, or a request forged to                      its metadata service (IMDSv1 lets any SSRF read them; require IMDSv2)."
+                ),
+                common.to_owned(),
+            ],
+            vec![console::events_by(partition, region, instance_id)],
+        ),
         Offender::IdentityCenter { .. } | Offender::Untouchable { .. } => (Vec::new(), Vec::new()),
     }
 }
@@ -659,6 +722,8 @@ impl Remediation for Disabler {
             target: Offense {
                 principal: call.principal.clone(),
                 event,
+                succeeded: call.error_code.is_none(),
+                region: call.region.clone(),
             },
         }]))
     }
@@ -684,6 +749,7 @@ impl Remediation for Disabler {
                 at_ms: tourniquet::history::epoch_millis(ctx.now),
                 delivery_id: ctx.delivery_id.to_owned(),
                 event: case.target.event.clone(),
+                succeeded: case.target.succeeded,
             });
         }
         let count = offenses.len();
@@ -712,162 +778,31 @@ impl Remediation for Disabler {
                 "{key} is a protected principal ({pattern})\n{record}"
             )));
         }
-        let (disable, before, plan, undo) = match &offender {
+        let planned = match &offender {
             Offender::Untouchable { why, .. } => {
                 return Ok(Verdict::Exempt(format!("{why}\n{record}")));
-            }
-            Offender::User { name, .. } => {
-                let Some((keys, denied)) = self.live_user(r, name).await.map_err(VerifyError)?
-                else {
-                    return Ok(Verdict::NothingToDo(format!(
-                        "user {name} no longer exists"
-                    )));
-                };
-                if denied && keys.is_empty() {
-                    return Ok(Verdict::AlreadyRemediated(format!(
-                        "user {name} is already disabled"
-                    )));
-                }
-                let plan = keys
-                    .iter()
-                    .map(|k| format!("set access key {k} Inactive"))
-                    .chain([format!(
-                        "attach inline deny-all policy {}",
-                        policy::USER_POLICY
-                    )])
-                    .collect();
-                let undo = user_undo(name, &keys);
-                let before = json!({"user": name, "active_keys": keys, "deny_policy": denied});
-                (
-                    Disable {
-                        offender: offender.clone(),
-                        active_keys: keys,
-                        revoke_before: None,
-                        upstream: None,
-                    },
-                    before,
-                    plan,
-                    undo,
-                )
             }
             Offender::IdentityCenter { role_arn, person } => {
                 return Ok(identity_center_notice(role_arn, person, &record));
             }
-            Offender::RoleSession { role_name, .. }
-                if self.config.role_mode == RoleDisableMode::SessionsBeforeNow =>
-            {
-                let Some(cutoff) = self
-                    .live_revocation(r, role_name)
-                    .await
-                    .map_err(VerifyError)?
-                else {
-                    return Ok(Verdict::NothingToDo(format!(
-                        "role {role_name} no longer exists"
-                    )));
-                };
-                // The call was made by a session the live revocation already covers.
-                let event_time = ctx.trigger.envelope().map(|e| e.time.as_str());
-                if let (Some(c), Some(at)) = (&cutoff, event_time)
-                    && at < c.as_str()
-                {
-                    return Ok(Verdict::AlreadyRemediated(format!(
-                        "every session of role {role_name} issued before {c} is already denied"
-                    )));
-                }
-                let now = rfc3339(ctx.now);
-                let undo = match &cutoff {
-                    Some(old) => format!(
-                        "put back the earlier cutoff: aws iam put-role-policy --role-name {role_name} \
-                         --policy-name {} with aws:TokenIssueTime {old}",
-                        policy::REVOKE_POLICY
-                    ),
-                    None => format!(
-                        "aws iam delete-role-policy --role-name {role_name} --policy-name {} \
-                         (sessions issued since then were never affected)",
-                        policy::REVOKE_POLICY
-                    ),
-                };
-                (
-                    Disable {
-                        offender: offender.clone(),
-                        active_keys: Vec::new(),
-                        revoke_before: Some(now.clone()),
-                        upstream: None,
-                    },
-                    json!({"role": role_name, "revoke_policy_cutoff": cutoff}),
-                    vec![format!(
-                        "deny every session of role {role_name} issued before {now} \
-                         (aws:TokenIssueTime), whatever its name"
-                    )],
-                    vec![undo],
-                )
+            Offender::User { name, .. } => self.plan_user(r, &offender, name).await?,
+            Offender::RoleSession { .. } => {
+                self.plan_role(r, ctx, &offender, &case.target, &offenses)
+                    .await?
             }
-            Offender::RoleSession {
-                role_name, user_id, ..
-            } => {
-                match self
-                    .live_role(r, role_name, user_id)
-                    .await
-                    .map_err(VerifyError)?
-                {
-                    None => {
-                        return Ok(Verdict::NothingToDo(format!(
-                            "role {role_name} no longer exists"
-                        )));
-                    }
-                    Some(true) => {
-                        return Ok(Verdict::AlreadyRemediated(format!(
-                            "session {user_id} is already denied"
-                        )));
-                    }
-                    Some(false) => {}
-                }
-                let name = policy::session_policy_name(user_id);
-                (
-                    Disable {
-                        offender: offender.clone(),
-                        active_keys: Vec::new(),
-                        revoke_before: None,
-                        upstream: None,
-                    },
-                    json!({"role": role_name, "session": user_id, "deny_policy": false}),
-                    vec![format!(
-                        "attach inline policy {name} to role {role_name}, denying session {user_id}"
-                    )],
-                    vec![format!(
-                        "aws iam delete-role-policy --role-name {role_name} --policy-name {name}"
-                    )],
-                )
+            Offender::InstanceSession { .. } => {
+                self.plan_instance(r, ctx, &offender, &case.target, &offenses)
+                    .await?
             }
         };
-        let (mut disable, mut before, mut plan, mut undo) = (disable, before, plan, undo);
-        if let Offender::RoleSession { role_name, .. } = &disable.offender {
-            let found = self.upstream(r, &case.target.principal).await;
-            match &found {
-                Upstream::User {
-                    arn,
-                    name,
-                    active_keys,
-                } => {
-                    plan.push(format!(
-                        "disable IAM user {arn} too, who assumed role {role_name} (CloudTrail's \
-                         AssumeRole record): its keys inactive, a deny-all policy"
-                    ));
-                    undo.extend(user_undo(name, active_keys));
-                }
-                Upstream::Service(service) => plan.push(format!(
-                    "role {role_name} was assumed by {service} for its workload: nothing \
-                     upstream to disable"
-                )),
-                Upstream::Unknown(why) => plan.push(format!(
-                    "whoever assumed role {role_name} is not disabled: {why}"
-                )),
-            }
-            if let Some(recorded) = before.as_object_mut() {
-                recorded.insert("upstream".to_owned(), json!(found));
-            }
-            disable.upstream = Some(found);
-        }
+        let (disable, before, plan, undo, narrowed) = match planned {
+            Planned::Act(p) => (p.disable, p.before, p.plan, p.undo, p.narrowed),
+            Planned::Done(verdict) => return Ok(verdict),
+        };
+        let record = match narrowed {
+            Some(why) => format!("{record}\nWhy no wider: {why}."),
+            None => record,
+        };
         let (next_steps, links) = follow_up(&disable.offender, ctx);
         Ok(Verdict::Act(Subject {
             subject: disable,
@@ -890,7 +825,14 @@ impl Remediation for Disabler {
         let key = Offender::of(&case.target.principal).key().to_owned();
         let window = self.config.offense_window;
         self.history
-            .record_offense(&key, ctx.delivery_id, ctx.now, &case.target.event, window)
+            .record_offense(
+                &key,
+                ctx.delivery_id,
+                ctx.now,
+                &case.target.event,
+                case.target.succeeded,
+                window,
+            )
             .await
             .map_err(|e| e.to_string())
     }
@@ -917,7 +859,7 @@ impl Remediation for Disabler {
         Ok(verdict)
     }
 
-    async fn act(&self, _: &Context<'_>, _: &Case<Offense>, disable: &Disable) -> Vec<Step> {
+    async fn act(&self, _: &Context<'_>, case: &Case<Offense>, disable: &Disable) -> Vec<Step> {
         let r = match self.reach_for(disable.offender.key()).await {
             Ok(r) => r,
             Err(e) => return vec![Step::critical("reach", format!("NOTHING disabled: {e}"))],
@@ -944,6 +886,46 @@ impl Remediation for Disabler {
                 steps.extend(upstream);
                 steps
             }
+            Offender::InstanceSession {
+                role_name, user_id, ..
+            } => match (&disable.instance, &disable.unconfirmed) {
+                (Some(inst), _) => {
+                    let scope = tourniquet::members::Scope::new(
+                        tourniquet::arn::Arn::parse(&inst.arn).map_or("", |a| a.account),
+                        &inst.region,
+                    );
+                    let ec2 = match self.reach.get(&scope).await {
+                        Ok(there) => there.ec2,
+                        Err(e) => {
+                            return vec![Step::critical(
+                                "reach",
+                                format!("NOTHING done on {}: {e}", inst.id),
+                            )];
+                        }
+                    };
+                    instance::answer(
+                        &ec2,
+                        &r.iam,
+                        &self.history,
+                        role_name,
+                        inst,
+                        &self.config.taint_key,
+                        &case.target.event,
+                    )
+                    .await
+                }
+                (None, unconfirmed) => {
+                    let mut steps = self.disable_session(r, role_name, user_id).await;
+                    steps.push(Step::critical(
+                        "instance",
+                        format!(
+                            "the instance behind session {user_id} was not confirmed ({}): its                              credentials are denied by session name; isolate it by hand",
+                            unconfirmed.as_deref().unwrap_or("unknown")
+                        ),
+                    ));
+                    steps
+                }
+            },
             Offender::IdentityCenter { role_arn, .. } => vec![Step::critical(
                 "disable",
                 format!("{role_arn} is an Identity Center role: not changed through IAM"),
@@ -963,6 +945,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_instances_session_is_the_instances() {
+        let session = |name: &str, delivery: Option<&str>| Principal::AssumedRole {
+            arn: format!("arn:aws:sts::1:assumed-role/web/{name}"),
+            principal_id: format!("AROA1:{name}"),
+            account: "1".into(),
+            access_key_id: None,
+            session_created: None,
+            ec2_role_delivery: delivery.map(str::to_owned),
+            role_arn: Some("arn:aws:iam::1:role/web".into()),
+        };
+        let delivered = Offender::of(&session("i-0123456789abcdef0", Some("2.0")));
+        assert!(
+            matches!(&delivered, Offender::InstanceSession { instance_id, delivered: true, .. }
+                if instance_id == "i-0123456789abcdef0"),
+            "{delivered:?}"
+        );
+        // Counted per instance, not per role: one instance's offenses are its own.
+        assert_eq!(
+            delivered.key(),
+            "arn:aws:sts::1:assumed-role/web/i-0123456789abcdef0"
+        );
+        // Named like an instance by whoever assumed the role: EC2 must confirm it.
+        let named = Offender::of(&session("i-0123456789abcdef0", None));
+        assert!(matches!(
+            named,
+            Offender::InstanceSession {
+                delivered: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            Offender::of(&session("build-7", None)),
+            Offender::RoleSession { .. }
+        ));
+    }
+
+    #[test]
     fn offenders_are_classified() {
         let user = Principal::IamUser {
             arn: "arn:aws:iam::1:user/alice".into(),
@@ -977,6 +996,7 @@ mod tests {
             account: "1".into(),
             access_key_id: None,
             session_created: None,
+            ec2_role_delivery: None,
             role_arn: Some("arn:aws:iam::1:role/team/deploy".into()),
         };
         let o = Offender::of(&session);
@@ -994,6 +1014,7 @@ mod tests {
             account: "1".into(),
             access_key_id: None,
             session_created: None,
+            ec2_role_delivery: None,
             role_arn: Some(
                 "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b"
                     .into(),
@@ -1020,6 +1041,7 @@ mod tests {
             account: "1".into(),
             access_key_id: None,
             session_created: None,
+            ec2_role_delivery: None,
             role_arn: None,
         };
         assert!(matches!(

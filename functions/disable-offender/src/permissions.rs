@@ -19,6 +19,15 @@ pub const PERMISSIONS: &[Needs] = &[
         actions: &["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"],
     },
     Needs {
+        step: "an instance's session: the instance confirmed with its role, its credentials \
+               denied (the role actions above), the instance tainted",
+        actions: &[
+            "ec2:DescribeInstances",
+            "iam:GetInstanceProfile",
+            "ec2:CreateTags",
+        ],
+    },
+    Needs {
         step: "find who assumed the role, in CloudTrail's record of AssumeRole",
         actions: &["cloudtrail:LookupEvents"],
     },

@@ -5,15 +5,7 @@ use tourniquet::events::{ApiCall, EventError, Fields, Finding, TagChange, fields
 use crate::config::IsolateConfig;
 use tourniquet::{Case, Intake, Trigger};
 
-/// An EC2 instance id: `i-` and 8 or 17 lowercase hex digits.
-pub fn is_instance_id(id: &str) -> bool {
-    id.strip_prefix("i-").is_some_and(|hex| {
-        (hex.len() == 8 || hex.len() == 17)
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
+pub use tourniquet::arn::is_instance_id;
 
 fn cases(mut ids: Vec<String>, field: &str) -> Result<Intake<()>, EventError> {
     if let Some(bad) = ids.iter().find(|id| !is_instance_id(id)) {

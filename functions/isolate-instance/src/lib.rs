@@ -8,7 +8,7 @@
 //! load balancers and credentials run beside it.
 
 pub mod config;
-pub mod credentials;
+pub use tourniquet::credentials;
 pub mod evidence;
 pub mod fleet;
 pub mod groups;

@@ -1,4 +1,5 @@
-//! Cutting an instance's role credentials without touching the rest of the fleet.
+//! Cutting an instance's role credentials without touching the rest of the fleet: the
+//! isolation of a tainted instance, and the answer to an offense made with its credentials.
 //!
 //! Credentials that EC2 delivers to an instance through its instance profile carry the
 //! global condition key `ec2:SourceInstanceARN` (the instance they were delivered to). An
@@ -17,11 +18,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::contract::Step;
+use crate::history::{History, sdk_message};
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde_json::{Value, json};
-use tourniquet::Step;
-use tourniquet::history::{History, sdk_message};
 
 /// The inline policy that isolates instances, one per role.
 pub const POLICY_NAME: &str = "tourniquet-isolate";
@@ -52,7 +53,7 @@ pub fn deny_document(instance_arns: &BTreeSet<String>) -> Value {
 /// policy of the shape Tourniquet writes, which is then never overwritten: that could
 /// release every instance it lists.
 pub fn denied(encoded: &str) -> Option<BTreeSet<String>> {
-    let doc = tourniquet::iam::policy_document(encoded)?;
+    let doc = crate::iam::policy_document(encoded)?;
     let mut arns = BTreeSet::new();
     for st in doc.get("Statement")?.as_array()? {
         match st
@@ -116,10 +117,11 @@ async fn extend(iam: &Client, role: &str, instance_arn: &str) -> Result<bool, St
     Ok(current(iam, role).await?.contains(instance_arn))
 }
 
-/// The deny on one role, under the role's hold.
-async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str) -> Step {
+/// The deny on one role, under the role's hold. disable-offender answers an offense made
+/// with an instance's credentials with this same deny, so both write one policy per role.
+pub async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str) -> Step {
     // Role names repeat across accounts: the hold names the instance's account too.
-    let account = tourniquet::arn::Arn::parse(instance_arn).map_or("", |a| a.account);
+    let account = crate::arn::Arn::parse(instance_arn).map_or("", |a| a.account);
     let name = format!("role-policy#{account}/{role}");
     // History down: it goes on without the hold; the read-back still checks.
     let held = history

@@ -1272,6 +1272,27 @@ fn guardduty(file: &str, id: &str, instance: &str) -> Value {
     v
 }
 
+/// GuardDuty's answer to GetFindings for the sample finding, about `instance`. Emulator gap:
+/// moto has no findings, so its wrapper answers GetFindings (with none unless told).
+fn guardduty_has(s: &Setup, instance: &str, archived: bool) {
+    let event = sample("isolate-instance/guardduty-finding.json");
+    let d = &event["detail"];
+    s.account.set_faults(json!([{
+        "operation": "GetFindings",
+        "answer": {"findings": [{
+            "accountId": "123456789012", "region": "us-east-1", "partition": "aws",
+            "arn": format!("arn:aws:guardduty:us-east-1:123456789012:detector/{}/finding/{}",
+                           d["service"]["detectorId"].as_str().unwrap(), d["id"].as_str().unwrap()),
+            "id": d["id"], "type": d["type"], "severity": d["severity"],
+            "schemaVersion": "2.0", "createdAt": "2026-11-23T03:00:00.000Z",
+            "updatedAt": "2026-11-23T03:00:00.000Z", "title": d["title"],
+            "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": instance}},
+            "service": {"serviceName": "guardduty", "detectorId": d["service"]["detectorId"],
+                        "archived": archived, "count": 1},
+        }]},
+    }]));
+}
+
 #[tokio::test]
 async fn a_high_severity_guardduty_finding_isolates_its_instance_and_a_sample_does_not() {
     let s = setup(&[]).await;
@@ -1306,6 +1327,7 @@ async fn a_high_severity_guardduty_finding_isolates_its_instance_and_a_sample_do
     );
     assert_eq!(s.status(&bystander).await, None);
 
+    guardduty_has(&s, &victim, false);
     let summary = s
         .deliver(&guardduty("guardduty-finding.json", "ev-finding", &victim))
         .await;
@@ -1740,4 +1762,47 @@ async fn forged_taints_and_findings_isolate_nothing() {
         "no incident"
     );
     tourniquet_tests::assert_forgeries_reported(&s.account.notifications().await, 3);
+}
+
+/// A finding-shaped event GuardDuty does not back (directly invoked, say) isolates nothing:
+/// GuardDuty has no such finding, or has it archived, or about another instance.
+#[tokio::test]
+async fn a_finding_guardduty_does_not_have_isolates_nothing() {
+    let s = setup(&[]).await;
+    let (victim, other) = (s.fleet.web[0].clone(), s.fleet.web[1].clone());
+    // None at all (the emulator answers no finding unless told).
+    let cases = [
+        ("none", None),
+        ("archived", Some((victim.clone(), true))),
+        ("another instance", Some((other.clone(), false))),
+    ];
+    for (n, (what, has)) in cases.iter().enumerate() {
+        match has {
+            Some((instance, archived)) => guardduty_has(&s, instance, *archived),
+            None => s.account.set_faults(json!([])),
+        }
+        let summary = s
+            .deliver(&guardduty(
+                "guardduty-finding.json",
+                &format!("ev-{n}"),
+                &victim,
+            ))
+            .await;
+        assert!(
+            matches!(summary.outcome_of(&victim), Some(Outcome::Noticed { .. })),
+            "{what}: {summary:?}"
+        );
+        assert_eq!(s.status(&victim).await, None, "{what}: not isolated");
+        let notes = s.account.notifications().await;
+        assert_eq!(notes.len(), 1, "{what}: {notes:?}");
+        assert_eq!(notes[0].severity(), "WARNING", "{what}");
+        assert!(
+            notes[0].subject.contains("unconfirmed finding"),
+            "{}",
+            notes[0].subject
+        );
+    }
+    assert!(s.snapshots_of(&victim).await.is_empty());
+    // GetFindings asked in the same round as the instance's reads.
+    assert_eq!(s.account.requests().get("GetFindings"), Some(&3));
 }

@@ -396,6 +396,9 @@ pub struct Finding {
     /// delegated administrator receives its members' findings in its own account.
     pub account: Option<String>,
     pub region: Option<String>,
+    /// The detector that reported it (`detail.service.detectorId`): GuardDuty is asked there
+    /// whether the finding is real.
+    pub detector_id: Option<String>,
 }
 
 /// A direct invocation by an operator or a test: `{"instance_ids": [...], "reason": "..."}`.
@@ -517,8 +520,13 @@ fn decode_finding(detail: Fields<'_>) -> Result<Finding, EventError> {
             field: "detail.severity".to_owned(),
             reason: format!("{severity} is not a severity from 0 to 10"),
         })?;
-    let info = match detail.opt_obj("service", "detail.service")? {
+    let service = detail.opt_obj("service", "detail.service")?;
+    let info = match service {
         Some(service) => service.opt_obj("additionalInfo", "detail.service.additionalInfo")?,
+        None => None,
+    };
+    let detector_id = match service {
+        Some(service) => service.opt_str("detectorId")?.map(str::to_owned),
         None => None,
     };
     // GuardDuty writes the flag as a boolean; a string "true" is read the same way.
@@ -544,6 +552,7 @@ fn decode_finding(detail: Fields<'_>) -> Result<Finding, EventError> {
         sample,
         account: detail.opt_str("accountId")?.map(str::to_owned),
         region: detail.opt_str("region")?.map(str::to_owned),
+        detector_id,
     })
 }
 

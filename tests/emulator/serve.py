@@ -13,7 +13,7 @@ which calls: "skip": N lets the first N calls through, "times": M faults only M 
 then fails it with "code", or serves it when the fault has no "code".
 
 A fault with "answer" (a JSON object) instead of "code" answers 200 with it, for operations the
-emulator lacks (CloudTrail's LookupEvents). GET /tourniquet/requests counts the requests served
+emulator lacks (CloudTrail's LookupEvents, GuardDuty's GetFindings). GET /tourniquet/requests counts the requests served
 since the last reset, by operation. Answers that moto words unlike AWS are reworded
 (MOTO_WORDING); listings moto lacks answer empty (MOTO_LACKS).
 
@@ -39,6 +39,13 @@ FAULTS = []
 REQUESTS = {}
 
 
+# REST services name an operation by its method and path, not by a header or a parameter:
+# the few the emulator must answer for.
+REST_OPERATIONS = [
+    ("guardduty", "POST", re.compile(r"^/detector/[^/]+/findings/get$"), "GetFindings"),
+]
+
+
 def operation_of(environ, body):
     """The AWS operation a request calls, and the service it is signed for."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -47,6 +54,10 @@ def operation_of(environ, body):
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.split(".")[-1], service, "json"
+    for rest_service, method, path, name in REST_OPERATIONS:
+        if (service == rest_service and environ.get("REQUEST_METHOD") == method
+                and path.match(environ.get("PATH_INFO", ""))):
+            return name, service, "json"
     params = parse_qs(environ.get("QUERY_STRING", ""))
     params.update(parse_qs(body.decode("utf-8", "replace")))
     return (params.get("Action") or [""])[0], service, "query"
@@ -137,7 +148,8 @@ def chosen_fault(operation):
 
 # Operations moto lacks (it answers 500, which SDKs retry), answered as AWS does in an account
 # that has none of what they list. A fault with an "answer" overrides them.
-MOTO_LACKS = {"ListEventDataStores": {"EventDataStores": []}}
+# GuardDuty's GetFindings answers an id it does not have with no finding, as AWS does.
+MOTO_LACKS = {"ListEventDataStores": {"EventDataStores": []}, "GetFindings": {"findings": []}}
 
 # Answers moto words differently from AWS, which strict SDKs refuse to parse: moto names the
 # root of GetBucketVersioning's answer GetBucketVersioningResponse, AWS VersioningConfiguration.

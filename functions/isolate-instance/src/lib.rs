@@ -10,6 +10,7 @@
 pub mod config;
 pub use tourniquet::credentials;
 pub mod evidence;
+pub mod finding;
 pub mod fleet;
 pub mod groups;
 pub mod instance;
@@ -42,6 +43,11 @@ pub const FUNCTION: &str = "isolate-instance";
 /// The tag that marks a quarantined instance.
 pub const STATUS_TAG: &str = "tourniquet:status";
 
+/// The confirmation of a finding, boxed.
+type Confirming<'s> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Verdict<Target>>, VerifyError>> + Send + 's>,
+>;
+
 /// The AWS clients isolation uses, built once per cold start.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -50,6 +56,7 @@ pub struct Clients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub iam: aws_sdk_iam::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
 }
 
 impl Clients {
@@ -60,6 +67,7 @@ impl Clients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             elb: aws_sdk_elasticloadbalancing::Client::new(sdk),
             iam: aws_sdk_iam::Client::new(sdk),
+            guardduty: aws_sdk_guardduty::Client::new(sdk),
         }
     }
 }
@@ -167,6 +175,61 @@ impl Isolator {
         });
         let records = records.map_err(|e| e.to_string())?;
         Ok((live?, Known::new(groups, records)))
+    }
+
+    /// [`Self::confirm_finding`], built on the heap in a frame of its own: the verify future
+    /// is polled deep in the pipeline, where debug builds are near the test threads' stack.
+    fn finding_confirmed<'s>(
+        &'s self,
+        ctx: &'s Context<'_>,
+        case: &'s Case<Seen>,
+    ) -> Confirming<'s> {
+        Box::pin(self.confirm_finding(ctx, case))
+    }
+
+    /// For a GuardDuty finding: `None` once GuardDuty confirms it, else the notice that
+    /// replaces the isolation.
+    async fn confirm_finding(
+        &self,
+        ctx: &Context<'_>,
+        case: &Case<Seen>,
+    ) -> Result<Option<Verdict<Target>>, VerifyError> {
+        let Trigger::Finding(_, f) = ctx.trigger else {
+            return Ok(None);
+        };
+        let (scope, id) = self.locate(&case.resource);
+        let clients = self
+            .clients
+            .get(&scope)
+            .await
+            .map_err(|e| VerifyError(e.to_string()))?;
+        let (severity, why) = match finding::confirm(&clients.guardduty, f, id)
+            .await
+            .map_err(VerifyError)?
+        {
+            finding::Confirmation::Confirmed => return Ok(None),
+            finding::Confirmation::Refuted(why) => (Severity::Warning, why),
+            finding::Confirmation::Unconfirmable(why) => (Severity::Critical, why),
+        };
+        let detail = match severity {
+            Severity::Critical => format!(
+                "GuardDuty could not be asked whether finding {} is real ({why}), so {id} was \
+                 not isolated. If the finding is in the GuardDuty console, isolate {id} by \
+                 hand (tourniquet's direct invocation, or tag it {}).",
+                f.id, self.config.taint_key
+            ),
+            _ => format!(
+                "GuardDuty does not back this finding ({why}), so {id} was not isolated: the \
+                 event was not GuardDuty's. Find who invoked the function or put it on the bus."
+            ),
+        };
+        Ok(Some(Verdict::Notice {
+            severity,
+            headline: format!("unconfirmed finding, not isolated: {id}"),
+            detail,
+            facts: json!({"finding": f.id, "instance": id, "detector": f.detector_id,
+                          "unconfirmed": why}),
+        }))
     }
 
     /// One case's live instance: read ahead with its event's, or now.
@@ -530,7 +593,11 @@ impl Remediation for Isolator {
         {
             return self.taint_removed(ctx, case).await;
         }
-        let (found, groups) = self.live(case).await?;
+        let (live, confirmed) = tokio::join!(self.live(case), self.finding_confirmed(ctx, case));
+        let (found, groups) = live?;
+        if let Some(refused) = confirmed? {
+            return Ok(refused);
+        }
         let Some(inst) = found else {
             return Ok(Verdict::NothingToDo(format!(
                 "{} does not exist",

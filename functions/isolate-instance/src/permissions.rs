@@ -27,6 +27,10 @@ pub const PERMISSIONS: &[Needs] = &[
         ],
     },
     Needs {
+        step: "a GuardDuty finding confirmed by GuardDuty before it isolates",
+        actions: &["guardduty:GetFindings"],
+    },
+    Needs {
         step: "allow-all, quarantine, connection tracking",
         actions: &["ec2:ModifyNetworkInterfaceAttribute"],
     },

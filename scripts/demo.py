@@ -145,7 +145,8 @@ def seed_account():
     for user in ["alice", "bob", "carol"]:
         iam.create_user(UserName=user)
         for _ in range(2):
-            iam.create_access_key(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+            STOLEN.setdefault(user, key)
     return {"queue": queue, "web": web, "legacy": legacy, "bastion": bastion, "tg": tg}
 
 
@@ -157,11 +158,17 @@ def tagged(instance):
     return {t["Key"]: t["Value"] for t in tags}
 
 
+# The access key of each seeded user that CloudTrail records (disable-offender checks with IAM
+# that a record's key is its user's).
+STOLEN = {}
+
+
 def alice(event):
     """The same event, made with alice's stolen access key."""
     event = copy.deepcopy(event)
     event["detail"]["userIdentity"] = json.loads((EVENTS / "disable-offender/stop-logging-by-user.json")
                                                  .read_text())["detail"]["userIdentity"]
+    event["detail"]["userIdentity"]["accessKeyId"] = STOLEN["alice"]
     return event
 
 
@@ -200,7 +207,8 @@ def play(account):
     print(f"\n{BOLD}3. alice stops CloudTrail, then weakens it{RESET}")
     ct.stop_logging(Name=TRAIL)
     say("event: StopLogging org-audit by alice")
-    stop = deliver(sample("disable-offender/stop-logging-by-user.json"), "heal-cloudtrail", "disable-offender")
+    stop = deliver(alice(sample("disable-offender/stop-logging-by-user.json")), "heal-cloudtrail",
+                   "disable-offender")
     expect(outcome_counts(stop.get("heal-cloudtrail", [])) == {"remediated": 1}, "logging is back on")
     expect(outcome_counts(stop.get("disable-offender", [])) == {"noticed": 1}, "alice's first offense is counted")
     ct.update_trail(Name=TRAIL, EnableLogFileValidation=False)

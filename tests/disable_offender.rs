@@ -84,8 +84,11 @@ fn offense_by(file: &str, id: &str, name: &str) -> Value {
 }
 
 impl Setup {
+    /// Delivers `event`, whose sample access key (`AKIAEXAMPLE…`) stands for the named user's
+    /// first real key in the seeded account, as CloudTrail would record it.
     async fn deliver(&self, event: &Value) -> Summary {
-        handle(&self.fw, &self.disabler, event, "request-1")
+        let event = tourniquet_tests::as_recorded(&self.account.sdk, event).await;
+        handle(&self.fw, &self.disabler, &event, "request-1")
             .await
             .expect("handled")
     }
@@ -420,7 +423,11 @@ async fn an_interrupted_disable_is_resumed() {
         "operation": "PutUserPolicy", "times": 1, "stall": 8,
         "code": "Throttling", "status": 400
     }]));
-    let event = sample("disable-offender/stop-logging-by-user.json");
+    let event = tourniquet_tests::as_recorded(
+        &s.account.sdk,
+        &sample("disable-offender/stop-logging-by-user.json"),
+    )
+    .await;
     let deadline = SystemTime::now() + Duration::from_secs(4);
     let err = handle_until(&s.fw, &s.disabler, &event, "request-1", Some(deadline))
         .await
@@ -981,5 +988,31 @@ async fn denied_attempts_alone_deny_only_the_session() {
             .iter()
             .any(|p| p == "tourniquet-revoke-older-sessions"),
         "{policies:?}"
+    );
+}
+
+/// A record naming a user and a long-term key IAM does not list among the user's is not what
+/// IAM knows: nobody is disabled, a person is told.
+#[tokio::test]
+async fn a_record_whose_key_is_not_the_users_disables_nobody() {
+    let s = setup(&[("OFFENSE_LIMIT", "0")]).await;
+    let mut event = sample("disable-offender/stop-logging-by-user.json");
+    event["detail"]["userIdentity"]["accessKeyId"] = json!("AKIAIOSFODNN7NOTHERS");
+    let summary = handle(&s.fw, &s.disabler, &event, "request-1")
+        .await
+        .expect("handled");
+    assert!(
+        matches!(summary.outcome_of(ALICE), Some(Outcome::Noticed { .. })),
+        "{summary:?}"
+    );
+    assert_eq!(s.active_keys("alice").await, 2);
+    assert!(s.user_policies("alice").await.is_empty());
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].severity(), "WARNING");
+    assert!(
+        notes[0].subject.contains("not confirmed"),
+        "{}",
+        notes[0].subject
     );
 }

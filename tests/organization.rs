@@ -599,6 +599,7 @@ async fn a_repeat_offender_in_a_member_account_is_disabled_there() {
     ] {
         let mut event = in_account(&sample(file), MEMBER);
         event["id"] = json!(id);
+        let event = tourniquet_tests::as_recorded(&org.member, &event).await;
         deliver(&fw, &disabler, &event).await;
     }
     assert_eq!(

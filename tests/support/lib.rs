@@ -145,6 +145,37 @@ pub fn forged(event: &Value, id: &str) -> Value {
     v
 }
 
+/// `event` as CloudTrail records it in the account of `sdk`: a sample's placeholder access key
+/// (`AKIAEXAMPLE…`) becomes the named user's first real key (disable-offender checks that a
+/// record's key is its user's).
+pub async fn as_recorded(sdk: &SdkConfig, event: &Value) -> Value {
+    let mut event = event.clone();
+    let identity = &event["detail"]["userIdentity"];
+    let placeholder = identity["accessKeyId"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("AKIAEXAMPLE"));
+    let Some(name) = identity["userName"].as_str().map(str::to_owned) else {
+        return event;
+    };
+    if identity["type"] != "IAMUser" || !placeholder {
+        return event;
+    }
+    let keys = aws_sdk_iam::Client::new(sdk)
+        .list_access_keys()
+        .user_name(&name)
+        .send()
+        .await
+        .expect("keys");
+    if let Some(key) = keys
+        .access_key_metadata()
+        .first()
+        .and_then(|k| k.access_key_id())
+    {
+        event["detail"]["userIdentity"]["accessKeyId"] = Value::String(key.to_owned());
+    }
+    event
+}
+
 /// Asserts that every notification is the WARNING of an ignored forgery, one per event.
 pub fn assert_forgeries_reported(notes: &[Received], count: usize) {
     assert_eq!(

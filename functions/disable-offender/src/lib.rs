@@ -186,6 +186,15 @@ pub struct Disable {
     pub unconfirmed: Option<String>,
 }
 
+/// An IAM user as IAM has it now.
+struct LiveUser {
+    active_keys: Vec<String>,
+    /// Every access key, active or not.
+    keys: Vec<String>,
+    /// Tourniquet's deny-all policy is attached.
+    denied: bool,
+}
+
 /// An offense, as found in an event.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Offense {
@@ -413,10 +422,10 @@ impl Disabler {
             ));
         }
         match self.live_user(r, &name).await {
-            Ok(Some((active_keys, _))) => Upstream::User {
+            Ok(Some(live)) => Upstream::User {
                 arn,
                 name,
-                active_keys,
+                active_keys: live.active_keys,
             },
             Ok(None) => Upstream::Unknown(format!("assumed by {arn}, which no longer exists")),
             Err(e) => {
@@ -425,11 +434,8 @@ impl Disabler {
         }
     }
 
-    async fn live_user(
-        &self,
-        r: &Reach,
-        name: &str,
-    ) -> Result<Option<(Vec<String>, bool)>, String> {
+    /// The user's live state; `None` when it does not exist.
+    async fn live_user(&self, r: &Reach, name: &str) -> Result<Option<LiveUser>, String> {
         let (keys, policy) = tokio::join!(
             r.iam.list_access_keys().user_name(name).send(),
             r.iam
@@ -438,13 +444,17 @@ impl Disabler {
                 .policy_name(policy::USER_POLICY)
                 .send()
         );
-        let keys = match keys {
-            Ok(k) => k
-                .access_key_metadata()
-                .iter()
-                .filter(|k| k.status() == Some(&StatusType::Active))
-                .filter_map(|k| k.access_key_id().map(str::to_owned))
-                .collect(),
+        let (active, all) = match keys {
+            Ok(k) => {
+                let ids = |active_only: bool| {
+                    k.access_key_metadata()
+                        .iter()
+                        .filter(|k| !active_only || k.status() == Some(&StatusType::Active))
+                        .filter_map(|k| k.access_key_id().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                };
+                (ids(true), ids(false))
+            }
             Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
             Err(e) => return Err(format!("ListAccessKeys {name}: {}", sdk_message(&e))),
         };
@@ -453,7 +463,11 @@ impl Disabler {
             Err(e) if e.code() == Some("NoSuchEntity") => false,
             Err(e) => return Err(format!("GetUserPolicy {name}: {}", sdk_message(&e))),
         };
-        Ok(Some((keys, denied)))
+        Ok(Some(LiveUser {
+            active_keys: active,
+            keys: all,
+            denied,
+        }))
     }
 
     async fn live_role(
@@ -785,7 +799,7 @@ impl Remediation for Disabler {
             Offender::IdentityCenter { role_arn, person } => {
                 return Ok(identity_center_notice(role_arn, person, &record));
             }
-            Offender::User { name, .. } => self.plan_user(r, &offender, name).await?,
+            Offender::User { name, .. } => self.plan_user(r, &offender, &case.target, name).await?,
             Offender::RoleSession { .. } => {
                 self.plan_role(r, ctx, &offender, &case.target, &offenses)
                     .await?

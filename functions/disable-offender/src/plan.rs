@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 use tourniquet::history::{OffenseRecord, rfc3339};
 use tourniquet::members::Scope;
-use tourniquet::{Context, Verdict, VerifyError};
+use tourniquet::{Context, Principal, Severity, Verdict, VerifyError};
 
 use crate::instance::{self, Found};
 use crate::upstream::Upstream;
@@ -46,17 +46,40 @@ fn disable(offender: &Offender) -> Disable {
 }
 
 impl Disabler {
+    /// An IAM user, once IAM confirms the record: the user exists, and a long-term access key
+    /// the record names is one of the user's.
     pub(crate) async fn plan_user(
         &self,
         r: &Reach,
         offender: &Offender,
+        offense: &Offense,
         name: &str,
     ) -> Result<Planned, VerifyError> {
-        let Some((keys, denied)) = self.live_user(r, name).await.map_err(VerifyError)? else {
+        let Some(live) = self.live_user(r, name).await.map_err(VerifyError)? else {
             return Ok(Planned::Done(Verdict::NothingToDo(format!(
                 "user {name} no longer exists"
             ))));
         };
+        if let Principal::IamUser {
+            access_key_id: Some(key),
+            ..
+        } = &offense.principal
+            // Temporary keys (ASIA…, a console or GetSessionToken session) are not listed.
+            && key.starts_with("AKIA")
+            && !live.keys.contains(key)
+        {
+            return Ok(Planned::Done(Verdict::Notice {
+                severity: Severity::Warning,
+                headline: format!("offense not confirmed, {name} not disabled"),
+                detail: format!(
+                    "The record says user {name} called with access key {key}, which IAM does \
+                     not list among {name}'s keys: the record does not match IAM, so nothing was \
+                     disabled. Find where the event came from."
+                ),
+                facts: json!({"user": name, "access_key_id": key, "keys": live.keys}),
+            }));
+        }
+        let (keys, denied) = (live.active_keys, live.denied);
         if denied && keys.is_empty() {
             return Ok(Planned::Done(Verdict::AlreadyRemediated(format!(
                 "user {name} is already disabled"

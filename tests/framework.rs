@@ -32,6 +32,7 @@ impl Probe {
                     kind: "probe",
                     limit,
                     window: Duration::from_secs(3600),
+                    total: SafeguardPolicy::default_total(limit),
                 })
             }),
         }
@@ -210,6 +211,7 @@ fn policy(limit: u32, window_secs: u64) -> SafeguardPolicy {
         kind: "contention",
         limit,
         window: Duration::from_secs(window_secs),
+        total: SafeguardPolicy::default_total(limit),
     }
 }
 
@@ -221,7 +223,7 @@ async fn safeguard_is_exact_under_contention() {
     let now = SystemTime::now();
     let decisions = join_all((0..20).map(|i| {
         let sg = sg.clone();
-        async move { sg.acquire(&format!("holder-{i}"), now).await }
+        async move { sg.acquire(ACCOUNT, &format!("holder-{i}"), now).await }
     }))
     .await;
     let granted: Vec<u32> = decisions
@@ -245,6 +247,49 @@ async fn safeguard_is_exact_under_contention() {
     assert_eq!(account.history_with("SAFEGUARD#contention").await.len(), 5);
 }
 
+/// Three accounts, three concurrent cases each, 2 per account and 3 in all: the ceiling holds
+/// exactly, no account takes more than its own, and the account slots of the cases the
+/// ceiling refused are given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_organization_ceiling_is_exact_under_contention() {
+    let account = Account::new().await;
+    let fw = account.framework(FUNCTION, &[]).await;
+    let sg = fw.safeguard(SafeguardPolicy {
+        kind: "ceiling",
+        limit: 2,
+        window: Duration::from_secs(3600),
+        total: 3,
+    });
+    let now = SystemTime::now();
+    let accounts = ["111111111111", "222222222222", "333333333333"];
+    let decisions = join_all(accounts.iter().flat_map(|a| {
+        let sg = sg.clone();
+        (0..3).map(move |i| {
+            let sg = sg.clone();
+            async move { (*a, sg.acquire(a, &format!("{a}-{i}"), now).await) }
+        })
+    }))
+    .await;
+    let granted: Vec<&str> = decisions
+        .iter()
+        .filter(|(_, d)| d.is_granted())
+        .map(|(a, _)| *a)
+        .collect();
+    assert_eq!(granted.len(), 3, "{decisions:?}");
+    for a in accounts {
+        assert!(
+            granted.iter().filter(|g| **g == a).count() <= 2,
+            "{decisions:?}"
+        );
+    }
+    assert_eq!(account.history_with("SAFEGUARD#ceiling").await.len(), 3);
+    assert_eq!(
+        account.history_with("SAFEGUARD-ACCOUNT#").await.len(),
+        3,
+        "the account slots of refused cases are given back"
+    );
+}
+
 #[tokio::test]
 async fn safeguard_holds_across_the_window_edge() {
     let account = Account::new().await;
@@ -252,30 +297,30 @@ async fn safeguard_holds_across_the_window_edge() {
     let sg = fw.safeguard(policy(2, 60));
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_399_542);
     let at = |ms: u64| t0 + Duration::from_millis(ms);
-    assert!(sg.acquire("a", at(0)).await.is_granted());
-    assert!(sg.acquire("b", at(1_000)).await.is_granted());
+    assert!(sg.acquire(ACCOUNT, "a", at(0)).await.is_granted());
+    assert!(sg.acquire(ACCOUNT, "b", at(1_000)).await.is_granted());
     assert!(
-        !sg.acquire("c", at(30_000)).await.is_granted(),
+        !sg.acquire(ACCOUNT, "c", at(30_000)).await.is_granted(),
         "2 in the last minute"
     );
     assert!(
-        !sg.acquire("d", at(59_999)).await.is_granted(),
+        !sg.acquire(ACCOUNT, "d", at(59_999)).await.is_granted(),
         "a is still inside the window"
     );
     assert!(
-        sg.acquire("e", at(60_000)).await.is_granted(),
+        sg.acquire(ACCOUNT, "e", at(60_000)).await.is_granted(),
         "a left the window"
     );
     assert!(
-        !sg.acquire("f", at(60_500)).await.is_granted(),
+        !sg.acquire(ACCOUNT, "f", at(60_500)).await.is_granted(),
         "b and e are inside"
     );
     assert!(
-        sg.acquire("g", at(61_000)).await.is_granted(),
+        sg.acquire(ACCOUNT, "g", at(61_000)).await.is_granted(),
         "b left the window"
     );
     // Every 60 s window now holds at most 2: [1 s, 61 s) holds b and e; [60 s, 120 s) e and g.
-    assert!(!sg.acquire("h", at(119_999)).await.is_granted());
+    assert!(!sg.acquire(ACCOUNT, "h", at(119_999)).await.is_granted());
 }
 
 #[tokio::test]
@@ -283,7 +328,8 @@ async fn safeguard_limit_zero_and_unavailable_table_refuse() {
     let account = Account::new().await;
     let fw = account.framework(FUNCTION, &[]).await;
     let zero = fw.safeguard(policy(0, 60));
-    let SlotDecision::Refused { reason } = zero.acquire("a", SystemTime::now()).await else {
+    let SlotDecision::Refused { reason } = zero.acquire(ACCOUNT, "a", SystemTime::now()).await
+    else {
         panic!("limit 0 must refuse")
     };
     assert!(reason.contains("every case goes to a human"), "{reason}");
@@ -296,7 +342,8 @@ async fn safeguard_limit_zero_and_unavailable_table_refuse() {
         .framework(FUNCTION, &[("HISTORY_TABLE", "no-such-table")])
         .await
         .safeguard(policy(3, 60));
-    let SlotDecision::Refused { reason } = broken.acquire("a", SystemTime::now()).await else {
+    let SlotDecision::Refused { reason } = broken.acquire(ACCOUNT, "a", SystemTime::now()).await
+    else {
         panic!("an unavailable table must refuse")
     };
     assert!(reason.contains("failing closed"), "{reason}");

@@ -348,33 +348,79 @@ async fn a_stopped_trail_in_a_member_account_is_healed_there() {
     );
 }
 
+/// Decoy taints that fill a sandbox account's window do not hold a real case in another
+/// account: `ISOLATION_LIMIT` counts per account.
 #[tokio::test]
-async fn one_safeguard_window_counts_isolations_in_every_account() {
+async fn decoys_filling_one_accounts_window_do_not_hold_another_account() {
     let org = Org::new().await;
     let (fw, isolator) = org.isolator(&[("ISOLATION_LIMIT", "1")]).await;
+    let decoys = launch(&org.member, 2, &[("Tainted", "x")]).await;
+    let production = launch(&org.account.sdk, 1, &[("Tainted", "x")])
+        .await
+        .remove(0);
+    let first = deliver(&fw, &isolator, &tainted("ev-d1", &decoys[0], MEMBER)).await;
+    assert!(
+        matches!(
+            first.outcome_of(&instance_key(MEMBER, &decoys[0])),
+            Some(Outcome::Remediated { .. })
+        ),
+        "{first:?}"
+    );
+    let second = deliver(&fw, &isolator, &tainted("ev-d2", &decoys[1], MEMBER)).await;
+    match second.outcome_of(&instance_key(MEMBER, &decoys[1])) {
+        Some(Outcome::Held { reason }) => {
+            assert!(reason.contains(&format!("in account {MEMBER}")), "{reason}")
+        }
+        other => panic!("the second decoy was not held: {other:?}"),
+    }
+    let real = deliver(&fw, &isolator, &tainted("ev-prod", &production, ACCOUNT)).await;
+    assert!(
+        matches!(
+            real.outcome_of(&production),
+            Some(Outcome::Remediated { .. })
+        ),
+        "the production instance is isolated: {real:?}"
+    );
+    assert_eq!(
+        tags_of(&org.account.sdk, &production)
+            .await
+            .get(STATUS_TAG)
+            .map(String::as_str),
+        Some("quarantined")
+    );
+}
+
+/// The organization's ceiling (`ISOLATION_LIMIT_TOTAL`) spans every account.
+#[tokio::test]
+async fn the_ceiling_counts_isolations_in_every_account() {
+    let org = Org::new().await;
+    let (fw, isolator) = org
+        .isolator(&[("ISOLATION_LIMIT", "1"), ("ISOLATION_LIMIT_TOTAL", "1")])
+        .await;
     let home = launch(&org.account.sdk, 1, &[("Tainted", "x")])
         .await
         .remove(0);
     let away = launch(&org.member, 1, &[("Tainted", "x")]).await.remove(0);
 
     let first = deliver(&fw, &isolator, &tainted("ev-home", &home, ACCOUNT)).await;
-    // At home an instance is keyed by its id, as in one account.
-    let home_key = home.clone();
     assert!(
-        matches!(
-            first.outcome_of(&home_key),
-            Some(Outcome::Remediated { .. })
-        ),
+        matches!(first.outcome_of(&home), Some(Outcome::Remediated { .. })),
         "{first:?}"
     );
     let second = deliver(&fw, &isolator, &tainted("ev-away", &away, MEMBER)).await;
     match second.outcome_of(&instance_key(MEMBER, &away)) {
         Some(Outcome::Held { reason }) => {
-            assert!(reason.contains("safeguard reached"), "{reason}")
+            assert!(reason.contains("across every account"), "{reason}")
         }
         other => panic!("the member's isolation was not held: {other:?}"),
     }
     assert_eq!(tags_of(&org.member, &away).await.get(STATUS_TAG), None);
+    // The member's account slot was given back: only the home's is taken.
+    let member_slots = org
+        .account
+        .history_with(&format!("SAFEGUARD-ACCOUNT#{MEMBER}#"))
+        .await;
+    assert!(member_slots.is_empty(), "{member_slots:?}");
 }
 
 #[tokio::test]

@@ -12,7 +12,8 @@
 //! |------------------|----------------------------------------|------------------------------|-------|
 //! | incident         | `INCIDENT#<resource>`                  | `<opened RFC 3339>#<delivery>` | status, trigger, actor, state before, steps |
 //! | incident lock    | `LOCK#<action>`                        | `<resource>`                 | `state` (open/closed), `incident`, `delivery`, `deliveries`, `target`, `lease_until` (ms), `remediated`, `last_outcome` |
-//! | safeguard slot   | `SAFEGUARD#<kind>`                     | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
+//! | safeguard slot   | `SAFEGUARD#<kind>` (the ceiling)       | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
+//! | account slot     | `SAFEGUARD-ACCOUNT#<account>#<kind>`   | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
 //! | offense          | `OFFENSE#<principal>`                  | `<delivery>`                 | `at_ms`, event, `expires_at` |
 //! | baseline         | `BASELINE#<kind>` (`trail`)            | `<name>` (trail ARN)         | configuration (JSON), `recorded_at` |
 //! | hold             | `HOLD#<name>` (`role-policy#<role>`)   | `-`                          | holder, `until` (ms), `expires_at` |

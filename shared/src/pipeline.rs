@@ -348,11 +348,23 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         ctx.deadline.unwrap_or(ctx.now + LONGEST_INVOCATION) + LEASE_MARGIN
     }
 
-    async fn survey<R: Remediation>(r: &R, holder: &str, now: SystemTime) -> Option<Survey> {
-        match r.safeguard() {
-            Some(sg) => Some(sg.survey(holder, now).await),
-            None => None,
-        }
+    /// The safeguard's windows for a case: its account's (from its key) and the ceiling.
+    /// Boxed, in a frame of its own: it is polled inside the first round's join, deep in the
+    /// pipeline, where debug builds are near the test threads' stack.
+    fn survey<'s, R: Remediation>(
+        &'s self,
+        r: &'s R,
+        resource: &str,
+        holder: &'s str,
+        now: SystemTime,
+    ) -> Pin<Box<dyn Future<Output = Option<Survey>> + Send + 's>> {
+        let account = self.fw.members.scope_of_key(resource).account;
+        Box::pin(async move {
+            match r.safeguard() {
+                Some(sg) => Some(sg.survey(&account, holder, now).await),
+                None => None,
+            }
+        })
     }
 
     /// One case: open, join or resume its incident. Never fails: every failure is an outcome.
@@ -379,7 +391,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let (lock, verdict, survey) = tokio::join!(
             self.ledger.lock(&request),
             r.verify(ctx, case),
-            Self::survey(r, &holder, ctx.now)
+            self.survey(r, &case.resource, &holder, ctx.now)
         );
         match lock {
             Err(e) => {
@@ -896,7 +908,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                     Ok(target) => {
                         let case = Case { resource, target };
                         let holder = holder(self.fw.function(), &case.resource);
-                        let survey = Self::survey(r, &holder, ctx.now).await;
+                        let survey = self.survey(r, &case.resource, &holder, ctx.now).await;
                         Box::pin(self.resume(ctx, r, &case, held, survey)).await
                     }
                     Err(e) => {

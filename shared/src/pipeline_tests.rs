@@ -125,6 +125,7 @@ fn holding_every_case(b: &Bench) -> Fake {
             kind: "fake",
             limit: 0,
             window: Duration::from_secs(3600),
+            total: 0,
         })),
         ..Fake::default()
     }

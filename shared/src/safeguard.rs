@@ -10,6 +10,14 @@
 //! slots: every case goes to a human.
 //!
 //! Anything but a clean grant is a refusal: an unavailable table fails closed.
+//!
+//! Two windows hold at once: one per account (`limit`), so that decoys in a sandbox account
+//! cannot use up the slots a production account needs, and one across every account
+//! (`total`), the organization's ceiling. A case takes a slot in its account's window, then
+//! one in the ceiling's; when the ceiling refuses, the account's slot is given back. Each
+//! window is exact by itself under concurrency, so the ceiling is too; a slot given back late
+//! (or never, by an invocation that died between the two writes) only holds a case that
+//! might have been acted on: it fails safe.
 
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime};
@@ -24,17 +32,26 @@ use crate::history::{History, epoch_millis, sdk_message};
 pub struct SafeguardPolicy {
     /// The kind of action counted together (`isolate`, `disable`).
     pub kind: &'static str,
+    /// At most this many in one account's window.
     pub limit: u32,
     pub window: Duration,
+    /// At most this many across every account in the window.
+    pub total: u32,
 }
 
 impl SafeguardPolicy {
+    /// The ceiling when none is configured: four accounts' worth.
+    pub fn default_total(limit: u32) -> u32 {
+        limit.saturating_mul(4)
+    }
+
     pub fn describe(&self) -> String {
         format!(
-            "{} {} per {} min",
+            "{} {} per {} min per account, {} in all",
             self.limit,
             self.kind,
-            self.window.as_secs() / 60
+            self.window.as_secs() / 60,
+            self.total
         )
     }
 }
@@ -46,19 +63,27 @@ pub enum SlotDecision {
     Refused { reason: String },
 }
 
-/// The slots a read found free, in the order to try them, or why the read failed; and who
-/// holds the busy ones.
+/// The slots a read of one window found free, in the order to try them, or why the read
+/// failed; and who holds the busy ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Survey {
+struct Seen {
     free: Result<Vec<u32>, String>,
     holders: Vec<String>,
+}
+
+/// What a read of both windows found, for one case in one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey {
+    account: String,
+    local: Seen,
+    total: Seen,
 }
 
 impl Survey {
     /// Whether `holder` holds a slot of the current window: a resource keeps the slot it
     /// took, for a resumed incident or a new one.
     pub fn held_by(&self, holder: &str) -> bool {
-        self.holders.iter().any(|h| h == holder)
+        self.total.holders.iter().any(|h| h == holder)
     }
 }
 
@@ -68,20 +93,19 @@ impl SlotDecision {
     }
 }
 
-/// A safeguard over the history table.
+/// A safeguard over the history table: a window per account and a ceiling across them.
 #[derive(Debug, Clone)]
 pub struct Safeguard {
     history: History,
     policy: SafeguardPolicy,
-    /// Dry runs count in their own window, so rehearsing never uses up real slots.
-    partition: String,
+    /// Dry runs count in their own windows, so rehearsing never uses up real slots.
+    suffix: &'static str,
 }
 
 impl Safeguard {
     pub fn new(history: History, policy: SafeguardPolicy, dry_run: bool) -> Self {
-        let suffix = if dry_run { "#dry-run" } else { "" };
         Self {
-            partition: format!("SAFEGUARD#{}{suffix}", policy.kind),
+            suffix: if dry_run { "#dry-run" } else { "" },
             history,
             policy,
         }
@@ -91,72 +115,168 @@ impl Safeguard {
         &self.policy
     }
 
-    /// Takes a slot for `holder` at `now`, or says why not.
-    pub async fn acquire(&self, holder: &str, now: SystemTime) -> SlotDecision {
-        let survey = self.survey(holder, now).await;
+    /// The window across every account.
+    fn ceiling(&self) -> Window<'_> {
+        Window {
+            history: &self.history,
+            kind: self.policy.kind,
+            partition: format!("SAFEGUARD#{}{}", self.policy.kind, self.suffix),
+            limit: self.policy.total,
+            window: self.policy.window,
+            scope: "across every account".to_owned(),
+        }
+    }
+
+    /// The window of one account.
+    fn of_account(&self, account: &str) -> Window<'_> {
+        Window {
+            history: &self.history,
+            kind: self.policy.kind,
+            partition: format!(
+                "SAFEGUARD-ACCOUNT#{account}#{}{}",
+                self.policy.kind, self.suffix
+            ),
+            limit: self.policy.limit,
+            window: self.policy.window,
+            scope: format!("in account {account}"),
+        }
+    }
+
+    /// Takes a slot for `holder` of `account` at `now`, or says why not.
+    pub async fn acquire(&self, account: &str, holder: &str, now: SystemTime) -> SlotDecision {
+        let survey = self.survey(account, holder, now).await;
         self.claim(survey, holder, now).await
     }
 
-    /// Reads which slots look free. Only a read: the pipeline runs it beside its other
-    /// first-round reads so that taking a slot costs one more round trip, not two.
-    pub async fn survey(&self, holder: &str, now: SystemTime) -> Survey {
-        if self.policy.limit == 0 {
-            return Survey {
+    /// Reads which slots look free in both windows, at once. Only a read: the pipeline runs
+    /// it beside its other first-round reads so that taking a slot costs one more round
+    /// trip, not two.
+    pub async fn survey(&self, account: &str, holder: &str, now: SystemTime) -> Survey {
+        let (local, ceiling) = (self.of_account(account), self.ceiling());
+        let (local, total) = tokio::join!(local.survey(holder, now), ceiling.survey(holder, now));
+        Survey {
+            account: account.to_owned(),
+            local,
+            total,
+        }
+    }
+
+    /// A slot in the account's window, then in the ceiling's; the account's is given back
+    /// when the ceiling refuses.
+    pub async fn claim(&self, survey: Survey, holder: &str, now: SystemTime) -> SlotDecision {
+        let local = self.of_account(&survey.account);
+        let kept = match local.claim(survey.local, holder, now).await {
+            SlotDecision::Granted { slot } => slot,
+            refused @ SlotDecision::Refused { .. } => return refused,
+        };
+        let ceiling = self.ceiling();
+        match ceiling.claim(survey.total, holder, now).await {
+            SlotDecision::Granted { .. } => SlotDecision::Granted { slot: kept },
+            SlotDecision::Refused { reason } => {
+                if let Err(e) = local.give_back(kept, holder, now).await {
+                    tracing::warn!(error = %e, "an account slot could not be given back; it runs out");
+                }
+                SlotDecision::Refused { reason }
+            }
+        }
+    }
+}
+
+/// One rolling window of `limit` slots.
+struct Window<'h> {
+    history: &'h History,
+    kind: &'static str,
+    partition: String,
+    limit: u32,
+    window: Duration,
+    /// Where it counts, for a person (`in account 1111…`, `across every account`).
+    scope: String,
+}
+
+impl Window<'_> {
+    async fn survey(&self, holder: &str, now: SystemTime) -> Seen {
+        if self.limit == 0 {
+            return Seen {
                 free: Ok(Vec::new()),
                 holders: Vec::new(),
             };
         }
         match self.candidates(holder, self.cutoff(now)).await {
-            Ok((free, holders)) => Survey {
+            Ok((free, holders)) => Seen {
                 free: Ok(free),
                 holders,
             },
-            Err(e) => Survey {
+            Err(e) => Seen {
                 free: Err(e),
                 holders: Vec::new(),
             },
         }
     }
 
+    fn refusal(&self, unavailable: Option<String>) -> SlotDecision {
+        let kind = self.kind;
+        let reason = match unavailable {
+            Some(message) => format!("safeguard unavailable, failing closed: {message}"),
+            None if self.limit == 0 => format!(
+                "safeguard limit for {kind} {} is 0: every case goes to a human",
+                self.scope
+            ),
+            None => format!(
+                "safeguard reached: {} already in the last {} min {}",
+                self.limit,
+                self.window.as_secs() / 60,
+                self.scope
+            ),
+        };
+        SlotDecision::Refused { reason }
+    }
+
     /// Takes the first slot of a survey that is still free. A slot taken by someone else
     /// since the survey fails its condition and the next one is tried; none left is a
     /// refusal, never a wait.
-    pub async fn claim(&self, survey: Survey, holder: &str, now: SystemTime) -> SlotDecision {
-        if self.policy.limit == 0 {
-            return SlotDecision::Refused {
-                reason: format!(
-                    "safeguard limit for {} is 0: every case goes to a human",
-                    self.policy.kind
-                ),
-            };
+    async fn claim(&self, seen: Seen, holder: &str, now: SystemTime) -> SlotDecision {
+        if self.limit == 0 {
+            return self.refusal(None);
         }
-        let unavailable = |message: String| SlotDecision::Refused {
-            reason: format!("safeguard unavailable, failing closed: {message}"),
-        };
-        let candidates = match survey.free {
+        let candidates = match seen.free {
             Ok(c) => c,
-            Err(message) => return unavailable(message),
+            Err(message) => return self.refusal(Some(message)),
         };
         let now_ms = epoch_millis(now);
         for slot in candidates {
             match self.take(slot, holder, now_ms, self.cutoff(now)).await {
                 Ok(true) => return SlotDecision::Granted { slot },
                 Ok(false) => {}
-                Err(message) => return unavailable(message),
+                Err(message) => return self.refusal(Some(message)),
             }
         }
-        SlotDecision::Refused {
-            reason: format!(
-                "safeguard reached: {} already in the last {} min",
-                self.policy.limit,
-                self.policy.window.as_secs() / 60
-            ),
+        self.refusal(None)
+    }
+
+    /// Frees a slot this holder took at `now`, if it still has it.
+    async fn give_back(&self, slot: u32, holder: &str, now: SystemTime) -> Result<(), String> {
+        let result = self
+            .history
+            .client()
+            .delete_item()
+            .table_name(self.history.table())
+            .key("pk", AttributeValue::S(self.partition.clone()))
+            .key("sk", AttributeValue::S(format!("SLOT#{slot:05}")))
+            .condition_expression("holder = :h AND acquired_at = :t")
+            .expression_attribute_values(":h", AttributeValue::S(holder.to_owned()))
+            .expression_attribute_values(":t", AttributeValue::N(epoch_millis(now).to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(sdk_message(&e)),
         }
     }
 
     /// Slots last taken at or before this instant are free again.
     fn cutoff(&self, now: SystemTime) -> u64 {
-        epoch_millis(now).saturating_sub(epoch_millis_of(self.policy.window))
+        epoch_millis(now).saturating_sub(epoch_millis_of(self.window))
     }
 
     /// Slots that looked free at the time of reading, in an order that starts at a point
@@ -167,7 +287,7 @@ impl Safeguard {
         cutoff: u64,
     ) -> Result<(Vec<u32>, Vec<String>), String> {
         let db = self.history.client();
-        let mut busy = vec![false; self.policy.limit as usize];
+        let mut busy = vec![false; self.limit as usize];
         let mut holders = Vec::new();
         let mut pages = db
             .query()
@@ -198,9 +318,7 @@ impl Safeguard {
                 }
             }
         }
-        let free: Vec<u32> = (0..self.policy.limit)
-            .filter(|&i| !busy[i as usize])
-            .collect();
+        let free: Vec<u32> = (0..self.limit).filter(|&i| !busy[i as usize]).collect();
         if free.is_empty() {
             return Ok((free, holders));
         }
@@ -223,7 +341,7 @@ impl Safeguard {
         now_ms: u64,
         cutoff: u64,
     ) -> Result<bool, String> {
-        let expires = (now_ms + epoch_millis_of(self.policy.window)) / 1000 + 86_400;
+        let expires = (now_ms + epoch_millis_of(self.window)) / 1000 + 86_400;
         let result = self
             .history
             .client()
@@ -261,7 +379,8 @@ mod tests {
             kind: "isolate",
             limit: 3,
             window: Duration::from_secs(3600),
+            total: SafeguardPolicy::default_total(3),
         };
-        assert_eq!(p.describe(), "3 isolate per 60 min");
+        assert_eq!(p.describe(), "3 isolate per 60 min per account, 12 in all");
     }
 }

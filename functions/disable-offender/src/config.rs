@@ -38,6 +38,10 @@ impl DisableConfig {
             safeguard: SafeguardPolicy {
                 kind: "disable",
                 limit: env.u32_or("DISABLE_LIMIT", 2)?,
+                total: env.u32_or(
+                    "DISABLE_LIMIT_TOTAL",
+                    SafeguardPolicy::default_total(env.u32_or("DISABLE_LIMIT", 2)?),
+                )?,
                 window: env.duration_or("DISABLE_WINDOW_MINUTES", 60, 60)?,
             },
             own: OwnResources::from_env(env)?,

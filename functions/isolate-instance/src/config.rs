@@ -24,6 +24,10 @@ impl IsolateConfig {
             safeguard: SafeguardPolicy {
                 kind: "isolate",
                 limit: env.u32_or("ISOLATION_LIMIT", 3)?,
+                total: env.u32_or(
+                    "ISOLATION_LIMIT_TOTAL",
+                    SafeguardPolicy::default_total(env.u32_or("ISOLATION_LIMIT", 3)?),
+                )?,
                 window: env.duration_or("ISOLATION_WINDOW_MINUTES", 60, 60)?,
             },
             quarantine_group: env.string_or("QUARANTINE_SG_NAME", "tourniquet-quarantine"),

@@ -36,7 +36,7 @@ LATENCY_MS = 50
 # A per-service model of in-region AWS latency per request, in ms: the containment figures are
 # given under it as well as under the uniform LATENCY_MS.
 SERVICE_LATENCY_MS = {"ec2": 120, "autoscaling": 100, "iam": 150, "elasticloadbalancing": 60,
-                      "dynamodb": 8, "sns": 25, "sts": 30}
+                      "dynamodb": 8, "sns": 25, "sts": 30, "guardduty": 60}
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "10"))
 WARM_INVOCATIONS = 100
 STORM = 200
@@ -391,12 +391,32 @@ def measure(proxy, entry, instance, interfaces, account=None):
     }
 
 
-def isolate_measured(api, proxy, instance, interfaces, account=None):
+def isolate_measured(api, proxy, instance, interfaces, account=None, event=None):
     with proxy.lock:
         proxy.log.clear()
-    answer, entry = api.invoke(tainted_event([instance], account=account or seed.ACCOUNT))
+    answer, entry = api.invoke(event or tainted_event([instance], account=account or seed.ACCOUNT))
     assert answer["cases"][0]["outcome"] == "remediated", answer
     return measure(proxy, entry, instance, interfaces, account)
+
+
+def finding_event(instance):
+    """A High GuardDuty finding about `instance`, which GuardDuty backs: the emulator's wrapper
+    answers GetFindings with it (moto has no findings)."""
+    event = json.loads((ROOT / "events/isolate-instance/guardduty-finding.json").read_text())
+    event["id"] = str(uuid.uuid4())
+    d = event["detail"]
+    d["resource"]["instanceDetails"]["instanceId"] = instance
+    finding = {"accountId": seed.ACCOUNT, "region": "us-east-1", "partition": "aws",
+               "arn": f"arn:aws:guardduty:us-east-1:{seed.ACCOUNT}:detector/{d['service']['detectorId']}/finding/{d['id']}",
+               "id": d["id"], "type": d["type"], "severity": d["severity"], "schemaVersion": "2.0",
+               "createdAt": "2026-11-23T03:00:00.000Z", "updatedAt": "2026-11-23T03:00:00.000Z",
+               "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": instance}},
+               "service": {"serviceName": "guardduty", "detectorId": d["service"]["detectorId"],
+                           "archived": False, "count": 1}}
+    faults = json.dumps([{"operation": "GetFindings", "answer": {"findings": [finding]}}]).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{EMULATOR}/tourniquet/faults", data=faults,
+                                                  method="POST")).read()
+    return event
 
 
 def bench_containment_under(log, latency):
@@ -405,7 +425,7 @@ def bench_containment_under(log, latency):
     one in the same VPC."""
     figures = {}
     # A VPC without groups: the first isolation makes them on its path, the next one does not.
-    instances = fleet(2, interfaces=True, volumes=2)
+    instances = fleet(3, interfaces=True, volumes=2)
     proxy = LatencyProxy(latency)
     api = RuntimeApi()
     process, _ = start(api, proxy.url, 1000, log)
@@ -413,6 +433,9 @@ def bench_containment_under(log, latency):
     assert answer["cases"][0]["outcome"] == "nothing-to-do", answer
     figures["first_in_new_vpc"] = isolate_measured(api, proxy, instances[0], 2)
     figures["warm"] = isolate_measured(api, proxy, instances[1], 2)
+    # A finding: GuardDuty's confirmation rides in the first round, beside the reads.
+    figures["warm_by_finding"] = isolate_measured(api, proxy, instances[2], 2,
+                                                  event=finding_event(instances[2]))
     stop(process)
     api.close()
     # A VPC the periodic sweep prepared: the first isolation finds the groups in round 1.
@@ -556,6 +579,7 @@ def markdown(r):
     scenarios = [("first_in_new_vpc", "first in a VPC made a minute ago"),
                  ("first_in_prepared_vpc", "first in a VPC the sweep prepared"),
                  ("warm", "next in the same VPC"),
+                 ("warm_by_finding", "next in the same VPC, by a GuardDuty finding (confirmed)"),
                  ("first_in_member", "member account: first there (role assumed; VPC made a minute ago)"),
                  ("warm_in_member", "member account: next in the same VPC")]
     for model, label in [("uniform", f"uniform {LATENCY_MS} ms"), ("per_service", "per service")]:

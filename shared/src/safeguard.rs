@@ -13,18 +13,17 @@
 //!
 //! Two windows hold at once: one per account (`limit`), so that decoys in a sandbox account
 //! cannot use up the slots a production account needs, and one across every account
-//! (`total`), the organization's ceiling. A case takes a slot in its account's window, then
-//! one in the ceiling's; when the ceiling refuses, the account's slot is given back. Each
-//! window is exact by itself under concurrency, so the ceiling is too; a slot given back late
-//! (or never, by an invocation that died between the two writes) only holds a case that
-//! might have been acted on: it fails safe.
+//! (`total`), the organization's ceiling. A case takes a slot in its account's window and one
+//! in the ceiling's in one DynamoDB transaction: both conditional writes or neither, in one
+//! round trip, so each window is exact under concurrency and no slot is ever held alone.
 
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::error::BuildError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use crate::history::condition_failed;
 use crate::history::{History, epoch_millis, sdk_message};
 
 /// What a safeguard allows.
@@ -161,25 +160,113 @@ impl Safeguard {
         }
     }
 
-    /// A slot in the account's window, then in the ceiling's; the account's is given back
-    /// when the ceiling refuses.
+    /// A slot in the account's window and one in the ceiling's, taken together in one
+    /// transaction (one round trip, never one without the other). A slot taken by someone
+    /// else since the survey cancels the transaction and the next one of that window is
+    /// tried; none left is a refusal, never a wait.
     pub async fn claim(&self, survey: Survey, holder: &str, now: SystemTime) -> SlotDecision {
-        let local = self.of_account(&survey.account);
-        let kept = match local.claim(survey.local, holder, now).await {
-            SlotDecision::Granted { slot } => slot,
-            refused @ SlotDecision::Refused { .. } => return refused,
+        let (local, ceiling) = (self.of_account(&survey.account), self.ceiling());
+        for w in [&local, &ceiling] {
+            if w.limit == 0 {
+                return w.refusal(None);
+            }
+        }
+        let mut locals = match survey.local.free {
+            Ok(c) => c.into_iter(),
+            Err(message) => return local.refusal(Some(message)),
         };
-        let ceiling = self.ceiling();
-        match ceiling.claim(survey.total, holder, now).await {
-            SlotDecision::Granted { .. } => SlotDecision::Granted { slot: kept },
-            SlotDecision::Refused { reason } => {
-                if let Err(e) = local.give_back(kept, holder, now).await {
-                    tracing::warn!(error = %e, "an account slot could not be given back; it runs out");
+        let mut totals = match survey.total.free {
+            Ok(c) => c.into_iter(),
+            Err(message) => return ceiling.refusal(Some(message)),
+        };
+        let now_ms = epoch_millis(now);
+        let (mut l, mut t) = (locals.next(), totals.next());
+        loop {
+            let (Some(ls), Some(ts)) = (l, t) else {
+                return if l.is_none() {
+                    local.refusal(None)
+                } else {
+                    ceiling.refusal(None)
+                };
+            };
+            match self
+                .take_both(&local, ls, &ceiling, ts, holder, now_ms)
+                .await
+            {
+                Ok(Taken::Both) => return SlotDecision::Granted { slot: ls },
+                Ok(Taken::Neither {
+                    local_busy,
+                    total_busy,
+                }) => {
+                    if local_busy {
+                        l = locals.next();
+                    }
+                    if total_busy {
+                        t = totals.next();
+                    }
                 }
-                SlotDecision::Refused { reason }
+                Err(message) => return local.refusal(Some(message)),
             }
         }
     }
+
+    /// One transaction of the two conditional writes.
+    async fn take_both(
+        &self,
+        local: &Window<'_>,
+        local_slot: u32,
+        ceiling: &Window<'_>,
+        total_slot: u32,
+        holder: &str,
+        now_ms: u64,
+    ) -> Result<Taken, String> {
+        let item = |w: &Window<'_>, slot| {
+            w.put(slot, holder, now_ms)
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|e| e.to_string())
+        };
+        let result = self
+            .history
+            .client()
+            .transact_write_items()
+            .transact_items(item(local, local_slot)?)
+            .transact_items(item(ceiling, total_slot)?)
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(Taken::Both),
+            Err(e) => e,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
+        {
+            // One reason per item, in order; a conflict with another transaction on a slot is
+            // someone else taking it.
+            let busy = |i: usize| {
+                c.cancellation_reasons()
+                    .get(i)
+                    .and_then(|r| r.code())
+                    .is_some_and(|code| code != "None")
+            };
+            let (local_busy, total_busy) = (busy(0), busy(1));
+            if local_busy || total_busy {
+                return Ok(Taken::Neither {
+                    local_busy,
+                    total_busy,
+                });
+            }
+        }
+        Err(sdk_message(&e))
+    }
+}
+
+/// What a transaction of two slots did.
+enum Taken {
+    Both,
+    /// Cancelled: which of the two was taken by someone else.
+    Neither {
+        local_busy: bool,
+        total_busy: bool,
+    },
 }
 
 /// One rolling window of `limit` slots.
@@ -229,49 +316,6 @@ impl Window<'_> {
             ),
         };
         SlotDecision::Refused { reason }
-    }
-
-    /// Takes the first slot of a survey that is still free. A slot taken by someone else
-    /// since the survey fails its condition and the next one is tried; none left is a
-    /// refusal, never a wait.
-    async fn claim(&self, seen: Seen, holder: &str, now: SystemTime) -> SlotDecision {
-        if self.limit == 0 {
-            return self.refusal(None);
-        }
-        let candidates = match seen.free {
-            Ok(c) => c,
-            Err(message) => return self.refusal(Some(message)),
-        };
-        let now_ms = epoch_millis(now);
-        for slot in candidates {
-            match self.take(slot, holder, now_ms, self.cutoff(now)).await {
-                Ok(true) => return SlotDecision::Granted { slot },
-                Ok(false) => {}
-                Err(message) => return self.refusal(Some(message)),
-            }
-        }
-        self.refusal(None)
-    }
-
-    /// Frees a slot this holder took at `now`, if it still has it.
-    async fn give_back(&self, slot: u32, holder: &str, now: SystemTime) -> Result<(), String> {
-        let result = self
-            .history
-            .client()
-            .delete_item()
-            .table_name(self.history.table())
-            .key("pk", AttributeValue::S(self.partition.clone()))
-            .key("sk", AttributeValue::S(format!("SLOT#{slot:05}")))
-            .condition_expression("holder = :h AND acquired_at = :t")
-            .expression_attribute_values(":h", AttributeValue::S(holder.to_owned()))
-            .expression_attribute_values(":t", AttributeValue::N(epoch_millis(now).to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(sdk_message(&e)),
-        }
     }
 
     /// Slots last taken at or before this instant are free again.
@@ -333,19 +377,12 @@ impl Window<'_> {
         Ok((order, holders))
     }
 
-    /// One conditional write: true if this holder now owns the slot.
-    async fn take(
-        &self,
-        slot: u32,
-        holder: &str,
-        now_ms: u64,
-        cutoff: u64,
-    ) -> Result<bool, String> {
+    /// The conditional write that takes `slot` for `holder`: only if it is empty or was
+    /// last taken a full window ago.
+    fn put(&self, slot: u32, holder: &str, now_ms: u64) -> Result<Put, BuildError> {
+        let cutoff = now_ms.saturating_sub(epoch_millis_of(self.window));
         let expires = (now_ms + epoch_millis_of(self.window)) / 1000 + 86_400;
-        let result = self
-            .history
-            .client()
-            .put_item()
+        Put::builder()
             .table_name(self.history.table())
             .item("pk", AttributeValue::S(self.partition.clone()))
             .item("sk", AttributeValue::S(format!("SLOT#{slot:05}")))
@@ -355,13 +392,7 @@ impl Window<'_> {
             .item("expires_at", AttributeValue::N(expires.to_string()))
             .condition_expression("attribute_not_exists(pk) OR acquired_at <= :cutoff")
             .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_message(&e)),
-        }
+            .build()
     }
 }
 

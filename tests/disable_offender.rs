@@ -815,7 +815,7 @@ async fn forged_offenses_disable_nobody_and_are_never_counted() {
 /// The sample role-session offense, made with the credentials EC2 delivered to `instance`
 /// through the instance profile of `role` (CloudTrail's `ec2RoleDelivery`).
 fn instance_offense(id: &str, role: &str, instance: &str) -> Value {
-    let mut v = sample("disable-offender/stop-logging-by-role-session.json");
+    let mut v = sample("disable-offender/stop-logging-by-instance-profile.json");
     v["id"] = json!(id);
     let identity = &mut v["detail"]["userIdentity"];
     identity["principalId"] = json!(format!("AROAEXAMPLEBASTION:{instance}"));

@@ -14,6 +14,16 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+say "code shape: files and functions short, no import circle, no function crate depending on another"
+"$VENV/bin/python" scripts/shape.py --allow scripts/shape-allowed.txt shared/src trail/src functions/*/src
+for crate in functions/*/; do
+    name=$(basename "$crate")
+    others=$(ls functions | grep -vx "$name" | paste -sd'|' -)
+    if cargo tree -p "$name" -e normal --prefix none | awk '{print $1}' | grep -xE "$others"; then
+        echo "$name depends on another function crate (above): share it through the framework or trail/" >&2
+        exit 1
+    fi
+done
 say "host hook: shellcheck"
 ensure_tool_venv .venv-host tests/host/requirements.txt
 .venv-host/bin/shellcheck host/tourniquet-taint host/install.sh

@@ -536,7 +536,7 @@ async fn a_role_offender_loses_every_older_session_and_decoys_take_one_slot() {
     let s = setup(&[("OFFENSE_LIMIT", "0"), ("DISABLE_LIMIT", "1")]).await;
     assumed_by(&s, "carol");
     let role = "arn:aws:iam::123456789012:role/deploy";
-    let before = tourniquet::history::rfc3339(SystemTime::now());
+    let before = tourniquet::time::rfc3339(SystemTime::now());
     let first = s
         .deliver(&role_offense("ev-1", "build-7731", "2026-11-23T03:20:41Z"))
         .await;
@@ -598,7 +598,7 @@ async fn a_role_offender_loses_every_older_session_and_decoys_take_one_slot() {
         "{older:?}"
     );
     // A decoy session issued after the cutoff: revoked again, in the same slot.
-    let later = tourniquet::history::rfc3339(SystemTime::now() + Duration::from_secs(5));
+    let later = tourniquet::time::rfc3339(SystemTime::now() + Duration::from_secs(5));
     let decoy = s.deliver(&role_offense("ev-3", "decoy-1", &later)).await;
     assert!(
         matches!(decoy.outcome_of(role), Some(Outcome::Remediated { .. })),

@@ -53,6 +53,11 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// A twelve-digit AWS account id.
+pub fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

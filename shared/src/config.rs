@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::arn::is_account;
 use crate::exempt::ArnGlob;
-use crate::members::MemberConfig;
 
 /// A configuration variable that is missing or does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -213,6 +213,53 @@ impl CommonConfig {
             tourniquet_roles: env.role_arns("TOURNIQUET_ROLE_ARNS")?,
             members: MemberConfig::from_env(env)?,
         })
+    }
+}
+
+/// The organization settings of the contract.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberConfig {
+    /// The role assumed in a member account; `None`: one account only.
+    pub role_name: Option<String>,
+    pub external_id: Option<String>,
+    /// The accounts that may be acted on; empty: any.
+    pub accounts: Vec<String>,
+}
+
+impl MemberConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let role_name = env.optional("MEMBER_ROLE_NAME");
+        if let Some(name) = &role_name {
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: "MEMBER_ROLE_NAME",
+                    value: name.clone(),
+                    expected: "an IAM role name (letters, digits and +=,.@_-, at most 64)",
+                });
+            }
+        }
+        let accounts = env.words("MEMBER_ACCOUNTS");
+        if let Some(bad) = accounts.iter().find(|a| !is_account(a)) {
+            return Err(ConfigError::Invalid {
+                name: "MEMBER_ACCOUNTS",
+                value: bad.clone(),
+                expected: "comma-separated twelve-digit account ids",
+            });
+        }
+        Ok(Self {
+            role_name,
+            external_id: env.optional("MEMBER_EXTERNAL_ID"),
+            accounts,
+        })
+    }
+
+    /// Whether `account` may be acted on through the member role.
+    pub fn lists(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|a| a == account)
     }
 }
 

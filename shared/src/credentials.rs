@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::contract::Step;
-use crate::history::{History, sdk_message};
+use crate::errors::sdk_message;
+use crate::history::History;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde_json::{Value, json};

@@ -6,8 +6,9 @@ use aws_config::SdkConfig;
 
 use crate::clients::FrameworkClients;
 use crate::config::{CommonConfig, ConfigError, Env};
+use crate::errors::sdk_message;
 use crate::exempt::Exemptions;
-use crate::history::{History, sdk_message};
+use crate::history::History;
 use crate::members::Members;
 use crate::notify::Notifier;
 use crate::safeguard::{Safeguard, SafeguardPolicy};

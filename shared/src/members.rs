@@ -17,8 +17,8 @@ use aws_credential_types::provider::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::arn::Arn;
-use crate::config::{ConfigError, Env};
+use crate::arn::{Arn, is_account};
+use crate::config::MemberConfig;
 use crate::events::{Principal, Trigger};
 use crate::exempt::IdentityKey;
 
@@ -52,58 +52,6 @@ impl Scope {
     /// `account 111122223333, eu-west-1`, for people.
     pub fn describe(&self) -> String {
         format!("account {}, {}", self.account, self.region)
-    }
-}
-
-/// A twelve-digit AWS account id.
-pub fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The organization settings of the contract.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MemberConfig {
-    /// The role assumed in a member account; `None`: one account only.
-    pub role_name: Option<String>,
-    pub external_id: Option<String>,
-    /// The accounts that may be acted on; empty: any.
-    pub accounts: Vec<String>,
-}
-
-impl MemberConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let role_name = env.optional("MEMBER_ROLE_NAME");
-        if let Some(name) = &role_name {
-            let valid = (1..=64).contains(&name.len())
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-            if !valid {
-                return Err(ConfigError::Invalid {
-                    name: "MEMBER_ROLE_NAME",
-                    value: name.clone(),
-                    expected: "an IAM role name (letters, digits and +=,.@_-, at most 64)",
-                });
-            }
-        }
-        let accounts = env.words("MEMBER_ACCOUNTS");
-        if let Some(bad) = accounts.iter().find(|a| !is_account(a)) {
-            return Err(ConfigError::Invalid {
-                name: "MEMBER_ACCOUNTS",
-                value: bad.clone(),
-                expected: "comma-separated twelve-digit account ids",
-            });
-        }
-        Ok(Self {
-            role_name,
-            external_id: env.optional("MEMBER_EXTERNAL_ID"),
-            accounts,
-        })
-    }
-
-    /// Whether `account` may be acted on through the member role.
-    pub fn lists(&self, account: &str) -> bool {
-        self.accounts.is_empty() || self.accounts.iter().any(|a| a == account)
     }
 }
 
@@ -397,7 +345,7 @@ fn refusal_of(role: &str, e: &CredentialsError) -> Refusal {
         .and_then(|s| s.downcast_ref::<SdkError<AssumeRoleError>>())
         .and_then(|s| s.as_service_error())
         .and_then(|s| s.code().map(str::to_owned));
-    let (role, error) = (role.to_owned(), crate::history::error_chain(e));
+    let (role, error) = (role.to_owned(), crate::errors::error_chain(e));
     match code.as_deref() {
         Some("AccessDenied" | "RegionDisabledException" | "MalformedPolicyDocument") => {
             Refusal::CannotAssume { role, error }
@@ -462,6 +410,7 @@ impl<C> std::fmt::Debug for PerScope<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Env;
     use aws_config::BehaviorVersion;
 
     fn members(pairs: &[(&'static str, &'static str)]) -> Members {

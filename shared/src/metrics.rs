@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use crate::history::epoch_millis;
+use crate::time::epoch_millis;
 
 pub const NAMESPACE: &str = "Tourniquet";
 

@@ -22,17 +22,18 @@ use crate::contract::{
 use crate::events::{self, EventError, Principal, Trigger};
 use crate::exempt::PrincipalExemption;
 use crate::framework::Framework;
-use crate::held::HeldBuffer;
 use crate::history::{Incident, IncidentStatus};
-use crate::ledger::{LEASE_MARGIN, Ledger, Lock, LockRequest, OpenIncident, Pager};
+use crate::ledger::{LEASE_MARGIN, Ledger, Lock, LockRequest, OpenIncident};
 use crate::members::{Refusal, Scope};
 use crate::metrics::{self, Counts};
+use crate::notify::Pager;
+use crate::notify::held::HeldBuffer;
+use crate::notify::report::{Verbs, compose};
+use crate::notify::unsent::Unsent;
 use crate::notify::{Notification, Severity};
 use crate::refused;
-use crate::report::{Verbs, compose};
 use crate::safeguard::{SlotDecision, Survey};
 use crate::trust;
-use crate::unsent::Unsent;
 
 /// Why an invocation answers with a function error (so that Lambda retries it and, in the
 /// end, hands it to the on-failure destination).
@@ -950,7 +951,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             body: vec![format!(
                 "The periodic sweep, preparing what {} needs ahead of time, found:\n{}",
                 r.action(),
-                crate::report::bullets(&lines)
+                crate::notify::report::bullets(&lines)
             )],
             next_steps: vec![
                 "Find who made the change: CloudTrail events on the resources named above."
@@ -980,7 +981,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             let kept = match serde_json::to_string(n) {
                 Ok(json) => self
                     .ledger
-                    .keep_unsent(r.action(), crate::held::kept_on(n), &json)
+                    .keep_unsent(r.action(), crate::notify::held::kept_on(n), &json)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),

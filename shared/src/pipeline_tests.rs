@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::contract::{Step, Subject};
-use crate::ledger::memory::{MemoryLedger, MemoryPager};
+use crate::ledger::memory::MemoryLedger;
+use crate::notify::pager::memory::MemoryPager;
 use crate::safeguard::{Safeguard, SafeguardPolicy};
 
 const INSTANCE: &str = "i-0123456789abcdef0";

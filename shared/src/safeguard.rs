@@ -24,7 +24,9 @@ use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use crate::history::{History, epoch_millis, sdk_message};
+use crate::errors::sdk_message;
+use crate::history::History;
+use crate::time::epoch_millis;
 
 /// What a safeguard allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use aws_sdk_ec2::types::{InstanceStateName, Tag};
 use serde::{Deserialize, Serialize};
 use tourniquet::Step;
 use tourniquet::credentials::{self, POLICY_NAME};
-use tourniquet::history::{History, sdk_message};
+use tourniquet::errors::sdk_message;
+use tourniquet::history::History;
 
 /// EC2 keeps tag values to 256 characters.
 const MAX_TAG_VALUE: usize = 256;

@@ -22,20 +22,22 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::StatusType;
 use futures_util::future::join_all;
-use heal_cloudtrail::touched;
 use plan::Planned;
 use serde::Serialize;
 use serde_json::json;
 use tourniquet::console::{self, Link};
+use tourniquet::errors::sdk_message;
 use tourniquet::exempt::PrincipalExemption;
-use tourniquet::history::{OffenseRecord, rfc3339, sdk_message};
+use tourniquet::history::OffenseRecord;
 use tourniquet::members::{Members, PerScope};
 use tourniquet::own::Own;
 use tourniquet::safeguard::Safeguard;
+use tourniquet::time::rfc3339;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Principal, Remediation, Severity, Step, Subject,
     Trigger, Verdict, VerifyError,
 };
+use tourniquet_trail::touched;
 use upstream::{Assumer, Upstream};
 
 pub use config::{DisableConfig, RoleDisableMode};
@@ -672,8 +674,7 @@ impl Remediation for Disabler {
         let offender = Offender::of(&call.principal);
         // A call on a trail counts only when it weakens it, judged by the trail model.
         let weakens = if call.event_source == "cloudtrail.amazonaws.com" {
-            let found =
-                heal_cloudtrail::trail::weakenings_of(&call.event_name, &call.request_parameters);
+            let found = tourniquet_trail::weakenings_of(&call.event_name, &call.request_parameters);
             if found.is_empty() {
                 return Ok(Intake::Ignore(format!(
                     "{} only adds coverage: not an offense",
@@ -708,8 +709,7 @@ impl Remediation for Disabler {
             let trails = touched::trails_touched(&r.cloudtrail, call)
                 .await
                 .map_err(IntakeError::Unavailable)?;
-            let found =
-                heal_cloudtrail::trail::weakenings_of(&call.event_name, &call.request_parameters);
+            let found = tourniquet_trail::weakenings_of(&call.event_name, &call.request_parameters);
             if trails.is_empty() || found.is_empty() {
                 return Ok(Intake::Ignore(format!(
                     "{} does not weaken a trail's bucket or key: not an offense",
@@ -760,7 +760,7 @@ impl Remediation for Disabler {
         // This delivery counts whether or not its record (the record stage) is written yet.
         if !offenses.iter().any(|o| o.delivery_id == ctx.delivery_id) {
             offenses.push(OffenseRecord {
-                at_ms: tourniquet::history::epoch_millis(ctx.now),
+                at_ms: tourniquet::time::epoch_millis(ctx.now),
                 delivery_id: ctx.delivery_id.to_owned(),
                 event: case.target.event.clone(),
                 succeeded: case.target.succeeded,

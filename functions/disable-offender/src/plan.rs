@@ -9,8 +9,9 @@
 //! offending session (`aws:userid`).
 
 use serde_json::{Value, json};
-use tourniquet::history::{OffenseRecord, rfc3339};
+use tourniquet::history::OffenseRecord;
 use tourniquet::members::Scope;
+use tourniquet::time::rfc3339;
 use tourniquet::{Context, Principal, Severity, Verdict, VerifyError};
 
 use crate::instance::{self, Found};

@@ -9,7 +9,7 @@ use aws_sdk_cloudtrail::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use serde::Serialize;
 use serde_json::Value;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 /// How far around the session's creation the `AssumeRole` record is looked for.
 const AROUND_SECS: i64 = 300;

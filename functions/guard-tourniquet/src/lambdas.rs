@@ -10,7 +10,7 @@ use aws_sdk_lambda::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use tourniquet::Step;
 use tourniquet::config::Env;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 /// The history kind of the functions' records.
 pub const BASELINE: &str = "guard-function";

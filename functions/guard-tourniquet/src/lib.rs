@@ -17,19 +17,20 @@ pub mod rules;
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use heal_cloudtrail::key::{self, KeyState};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tourniquet::config::{ConfigError, Env};
+use tourniquet::errors::sdk_message;
 use tourniquet::events::ApiCall;
-use tourniquet::history::{History, sdk_message};
+use tourniquet::history::History;
 use tourniquet::own::{Own, OwnResources, function_name};
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Remediation, Severity, Step, Subject, Trigger,
     Verdict, VerifyError,
 };
+use tourniquet_trail::key::{self, KeyState};
 
 use lambdas::FunctionRecord;
 use rules::RuleRecord;

@@ -8,7 +8,7 @@ use aws_sdk_eventbridge::types::{DeadLetterConfig, RetryPolicy, RuleState, Targe
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 /// The history kind of the rules' records.
 pub const BASELINE: &str = "guard-rule";

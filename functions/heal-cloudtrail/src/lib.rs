@@ -6,12 +6,8 @@
 //! a multi-region trail's shadow copies cannot be changed.
 
 pub mod bucket;
-pub mod key;
 pub mod permissions;
-pub mod policy;
 pub mod store;
-pub mod touched;
-pub mod trail;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -22,8 +18,9 @@ use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use futures_util::future::join_all;
 use serde_json::json;
 use tourniquet::console;
+use tourniquet::errors::sdk_message;
 use tourniquet::events::{ApiCall, EventError, fields};
-use tourniquet::history::{History, sdk_message};
+use tourniquet::history::History;
 use tourniquet::members::{Members, PerScope, Scope};
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
@@ -33,7 +30,7 @@ use tourniquet::{
 
 use serde::{Deserialize, Serialize};
 use store::{Ingestion, StoreRef};
-use trail::{Selectors, TrailConfig, TrailRef, weaknesses};
+use tourniquet_trail::{Selectors, TrailConfig, TrailRef, key, touched, weaknesses};
 
 pub const FUNCTION: &str = "heal-cloudtrail";
 /// The history kind under which trail baselines are kept.
@@ -769,7 +766,7 @@ impl Healer {
             (Some(live), None) if live.logging => {
                 let changed = match ctx.trigger {
                     Trigger::ApiCall(_, call) => {
-                        trail::weakenings_of(&call.event_name, &call.request_parameters)
+                        tourniquet_trail::weakenings_of(&call.event_name, &call.request_parameters)
                     }
                     _ => Vec::new(),
                 };

@@ -9,7 +9,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 /// The history kind under which the audit keeps the stores it saw ingesting.
 pub const BASELINE: &str = "event-data-store";
@@ -36,12 +36,12 @@ impl StoreRef {
                 return None;
             };
             let id = resource.strip_prefix("eventdatastore/")?;
-            return (crate::trail::is_region(store_region) && id_ok(id)).then(|| Self {
+            return (tourniquet_trail::is_region(store_region) && id_ok(id)).then(|| Self {
                 store_arn: name.to_owned(),
                 region: (*store_region).to_owned(),
             });
         }
-        (id_ok(name) && crate::trail::is_region(region)).then(|| Self {
+        (id_ok(name) && tourniquet_trail::is_region(region)).then(|| Self {
             store_arn: format!(
                 "arn:{partition}:cloudtrail:{region}:{account}:eventdatastore/{name}"
             ),

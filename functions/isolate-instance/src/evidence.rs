@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{
 };
 use futures_util::future::join_all;
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 use crate::instance::Instance;
 

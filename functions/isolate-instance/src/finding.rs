@@ -4,8 +4,8 @@
 //! instance the event claims. The question rides beside the first round's reads.
 
 use aws_sdk_guardduty::error::{ProvideErrorMetadata, SdkError};
+use tourniquet::errors::sdk_message;
 use tourniquet::events::Finding;
-use tourniquet::history::sdk_message;
 
 /// Severities are one decimal; anything closer is the same.
 const SEVERITY_EPSILON: f64 = 0.05;

@@ -5,7 +5,7 @@
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use futures_util::future::join_all;
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 use crate::Clients;
 use crate::instance::Instance;

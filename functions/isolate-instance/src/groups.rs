@@ -16,7 +16,8 @@ use aws_sdk_ec2::types::{IpPermission, SecurityGroup};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tourniquet::Step;
-use tourniquet::history::{History, HistoryError, sdk_message};
+use tourniquet::errors::sdk_message;
+use tourniquet::history::{History, HistoryError};
 
 use crate::network::{self, Groups};
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 use crate::Clients;
 

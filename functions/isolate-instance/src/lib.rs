@@ -27,9 +27,10 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tourniquet::console::{self, Link};
-use tourniquet::history::{IncidentStatus, rfc3339};
+use tourniquet::history::IncidentStatus;
 use tourniquet::members::{Members, PerScope, Scope};
 use tourniquet::safeguard::Safeguard;
+use tourniquet::time::rfc3339;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Remediation, Severity, Step, Subject, Trigger,
     Verdict, VerifyError,

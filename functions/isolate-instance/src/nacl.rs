@@ -21,7 +21,8 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, NetworkAcl, NetworkAclEntry, RuleAction};
 use futures_util::future::join_all;
 use tourniquet::Step;
-use tourniquet::history::{History, sdk_message};
+use tourniquet::errors::sdk_message;
+use tourniquet::history::History;
 
 use crate::instance::Instance;
 

@@ -13,7 +13,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification};
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 use crate::instance::Interface;
 

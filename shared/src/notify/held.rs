@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use crate::ledger::Pager;
+use crate::notify::Pager;
 use crate::notify::{Notification, NotifyError, Severity};
 
 /// Up to this many held cases are told one by one; more make one summary.
@@ -137,8 +137,8 @@ pub fn summary(function: &str, held: &[Notification]) -> Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::memory::MemoryPager;
     use crate::members::Scope;
+    use crate::notify::pager::memory::MemoryPager;
 
     fn held(resource: &str) -> Notification {
         Notification {

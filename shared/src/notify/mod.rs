@@ -7,6 +7,17 @@
 //! subscriber gets what it can read: e-mail and queues the text, chat (AWS Chatbot, now
 //! Amazon Q Developer in chat applications, subscribed over HTTPS) its custom-notification
 //! document, SMS the subject line alone.
+//!
+//! Beside the message itself: the port the pipeline pages through ([`pager`]), the report
+//! a case's message is composed from ([`report`]), the summary of cases a safeguard holds
+//! ([`held`]) and the messages SNS refused, kept for a retry ([`unsent`]).
+
+pub mod held;
+pub mod pager;
+pub mod report;
+pub mod unsent;
+
+pub use pager::Pager;
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -14,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::console::Link;
-use crate::history::sdk_message;
+use crate::errors::sdk_message;
 use crate::members::Scope;
 
 /// How urgent a notification is: `Info` nothing to do, `Warning` a person should look today,

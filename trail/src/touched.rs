@@ -5,11 +5,11 @@
 
 use aws_sdk_cloudtrail::Client;
 use serde_json::Value;
+use tourniquet::errors::sdk_message;
 use tourniquet::events::ApiCall;
-use tourniquet::history::sdk_message;
 use tourniquet::own;
 
-use crate::trail::TrailRef;
+use crate::name::TrailRef;
 
 const S3: &str = "s3.amazonaws.com";
 const KMS: &str = "kms.amazonaws.com";

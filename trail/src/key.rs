@@ -8,7 +8,7 @@ use aws_sdk_kms::types::KeyState as SdkKeyState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tourniquet::Step;
-use tourniquet::history::sdk_message;
+use tourniquet::errors::sdk_message;
 
 use crate::policy::{self, CLOUDTRAIL};
 

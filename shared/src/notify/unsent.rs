@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use crate::ledger::Pager;
+use crate::notify::Pager;
 use crate::notify::{Notification, NotifyError, Severity};
 
 /// A pager that remembers the notifications it could not send.

@@ -427,6 +427,14 @@ pub const SCHEDULED: &str = "Scheduled Event";
 pub const GUARDDUTY_FINDING: &str = "GuardDuty Finding";
 
 impl Trigger {
+    /// Who made the call, for a CloudTrail record: the actor an offense is counted on.
+    pub fn actor(&self) -> Option<&Principal> {
+        match self {
+            Self::ApiCall(_, call) => Some(&call.principal),
+            _ => None,
+        }
+    }
+
     pub fn envelope(&self) -> Option<&Envelope> {
         match self {
             Self::ApiCall(e, _)

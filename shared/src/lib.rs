@@ -1,11 +1,9 @@
 //! Tourniquet's remediation framework.
 //!
-//! Every function runs the same pipeline ([`pipeline`]): decode the event ([`events`]),
-//! open one incident per resource and verify it against the live state ([`ledger`]), record
-//! ([`history`]), skip exempt
-//! principals and resources ([`exempt`]), take a slot in a rolling-window limit
-//! ([`safeguard`]), act, and tell a person ([`notify`]). A function only says how to find
-//! its cases, how to check one, and how to act on it.
+//! Every function runs the same pipeline; its stages are written once, in [`pipeline`]'s
+//! own documentation. A function only says how to find its cases, how to check one, and how
+//! to act on it ([`Remediation`]); history is reached through [`ledger`], people through
+//! [`notify`].
 
 pub mod arn;
 pub mod clients;

@@ -8,8 +8,11 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::contract::{Step, Subject};
+use crate::contract::{Step, Subject, Verdict, VerifyError};
+use crate::history::{Incident, IncidentStatus};
 use crate::ledger::memory::MemoryLedger;
+use crate::ledger::{Lock, LockRequest};
+use crate::notify::Severity;
 use crate::notify::pager::memory::MemoryPager;
 use crate::safeguard::{Safeguard, SafeguardPolicy};
 

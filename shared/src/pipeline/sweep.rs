@@ -1,0 +1,197 @@
+//! The periodic sweep: every abandoned incident resumed, every message SNS refused sent,
+//! and the remediation's upkeep. Also where refused messages are kept for a retry.
+
+use futures_util::future::join_all;
+
+use super::opening::abandoned;
+use super::{HandleError, Run, finish, holder, report};
+use crate::contract::{Case, CaseReport, Context, Outcome, Remediation, Step, Summary};
+use crate::ledger::Ledger;
+use crate::notify::unsent::Unsent;
+use crate::notify::{Notification, Pager, Severity};
+
+impl<L: Ledger, P: Pager> Run<'_, L, P> {
+    /// The sweep's run; what it could not send is kept too, for the next one.
+    pub(super) async fn sweep<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        mut summary: Summary,
+    ) -> Result<Summary, HandleError> {
+        let unsent = Unsent::new(self.pager);
+        let run = Run {
+            fw: self.fw,
+            ledger: self.ledger,
+            pager: &unsent,
+        };
+        let (cases, upkeep, resent) = tokio::join!(
+            run.resume_abandoned(ctx, r),
+            run.upkeep(ctx, r),
+            run.resend_kept(r)
+        );
+        summary.cases = cases?;
+        summary.cases.extend(resent);
+        summary.upkeep = upkeep;
+        if summary.cases.is_empty() {
+            summary.ignored = Some("no abandoned incident".into());
+        }
+        let kept = self.keep_for_retry(r, unsent.refused()).await;
+        finish(self.fw, summary, false).and_then(|s| kept.map(|()| s))
+    }
+
+    /// Every open incident of this action whose lease ran out, resumed.
+    async fn resume_abandoned<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+    ) -> Result<Vec<CaseReport>, HandleError> {
+        let stale = self
+            .ledger
+            .stale(r.action(), ctx.now)
+            .await
+            .map_err(|e| HandleError::Retry(e.to_string()))?;
+        Ok(
+            join_all(stale.into_iter().map(|(resource, held)| async move {
+                match serde_json::from_value::<R::Target>(held.target.clone()) {
+                    Ok(target) => {
+                        let case = Case { resource, target };
+                        let holder = holder(self.fw.function(), &case.resource);
+                        let survey = self.survey(r, &case.resource, &holder, ctx.now).await;
+                        Box::pin(self.resume(ctx, r, &case, held, survey)).await
+                    }
+                    Err(e) => {
+                        let error = format!(
+                            "incident {} has an unreadable target in history: {e}",
+                            held.incident
+                        );
+                        let s = abandoned(ctx, r.action(), &resource, error);
+                        self.settle(ctx, r, &resource, s).await
+                    }
+                }
+            }))
+            .await,
+        )
+    }
+
+    /// The remediation's work ahead of time; what went critically wrong wakes a human, once
+    /// per sweep.
+    async fn upkeep<R: Remediation>(&self, ctx: &Context<'_>, r: &R) -> Vec<Step> {
+        if ctx.dry_run {
+            return Vec::new();
+        }
+        let steps = r.upkeep(ctx).await;
+        let critical: Vec<&Step> = steps.iter().filter(|s| s.critical).collect();
+        if critical.is_empty() {
+            for s in steps.iter().filter(|s| !s.ok) {
+                tracing::warn!(step = %s.name, detail = %s.detail, "upkeep step failed");
+            }
+            return steps;
+        }
+        let n = upkeep_notice(ctx, r, &critical);
+        // A failure is logged where it is sent, and kept for the next sweep.
+        let _ = self.send(&n).await;
+        steps
+    }
+
+    /// Keeps each notification SNS refused on its resource's lock and answers an error, so
+    /// that Lambda retries the delivery and the retry sends them ([`Self::resend`]).
+    pub(super) async fn keep_for_retry<R: Remediation>(
+        &self,
+        r: &R,
+        refused: Vec<Notification>,
+    ) -> Result<(), HandleError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        for n in &refused {
+            let kept = match serde_json::to_string(n) {
+                Ok(json) => self
+                    .ledger
+                    .keep_unsent(r.action(), crate::notify::held::kept_on(n), &json)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = kept {
+                tracing::error!(resource = %n.resource, error = %e, "a refused notification could not be kept");
+            }
+        }
+        let what: Vec<String> = refused
+            .iter()
+            .map(|n| format!("{} {}", n.severity.as_str(), n.headline))
+            .collect();
+        Err(HandleError::Retry(format!(
+            "SNS refused {} notification(s), kept for the retry: {}",
+            refused.len(),
+            what.join("; ")
+        )))
+    }
+
+    /// Every notification SNS refused that is still kept, whatever became of its delivery's
+    /// retries (Lambda gives up after two): sent by the sweep.
+    async fn resend_kept<R: Remediation>(&self, r: &R) -> Vec<CaseReport> {
+        let kept = match self.ledger.unsent(r.action()).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::error!(error = %e, "kept notifications could not be listed");
+                return Vec::new();
+            }
+        };
+        join_all(
+            kept.iter()
+                .map(|(resource, json)| self.resend(r, resource, json)),
+        )
+        .await
+    }
+
+    /// A notification SNS refused the first time: sent now, by the delivery's retry or the
+    /// sweep.
+    pub(super) async fn resend<R: Remediation>(
+        &self,
+        r: &R,
+        resource: &str,
+        kept: &str,
+    ) -> CaseReport {
+        let mut report = report(resource, Outcome::Duplicate, false);
+        let n: Notification = match serde_json::from_str(kept) {
+            Ok(n) => n,
+            Err(e) => {
+                report.notify_error = Some(format!("the kept notification is unreadable: {e}"));
+                return report;
+            }
+        };
+        let report = self.tell(&n, report).await;
+        if report.notified.is_some()
+            && let Err(e) = self.ledger.sent(r.action(), resource).await
+        {
+            tracing::warn!(error = %e, "sent, but not marked sent: it may go out twice");
+        }
+        report
+    }
+}
+
+/// What the upkeep found critically wrong, for a person.
+fn upkeep_notice<R: Remediation>(ctx: &Context<'_>, r: &R, critical: &[&Step]) -> Notification {
+    let lines: Vec<String> = critical
+        .iter()
+        .map(|s| format!("{}: {}", s.name, s.detail))
+        .collect();
+    let first = critical.first().map_or("", |s| s.name.as_str());
+    Notification {
+        severity: Severity::Critical,
+        action: "upkeep".to_owned(),
+        resource: ctx.framework.function().to_owned(),
+        headline: format!("found while preparing {}: {first}", r.action()),
+        body: vec![format!(
+            "The periodic sweep, preparing what {} needs ahead of time, found:\n{}",
+            r.action(),
+            crate::notify::report::bullets(&lines)
+        )],
+        next_steps: vec![
+            "Find who made the change: CloudTrail events on the resources named above.".to_owned(),
+        ],
+        incident: ctx.delivery_id.to_owned(),
+        facts: serde_json::json!({"steps": critical}),
+        ..Notification::default()
+    }
+}

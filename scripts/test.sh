@@ -33,7 +33,10 @@ say "building the tests"
 cargo test --workspace --no-run
 start_emulator
 say "cargo test (unit and emulator-backed integration tests)"
-cargo test --workspace
+# Test threads get 4 MiB of stack, half of what the functions' main thread has in Lambda:
+# a debug build's futures are several times a release build's, and the emulator suites run
+# a whole pipeline on each test thread. The release binaries are measured by make bench.
+RUST_MIN_STACK=4194304 cargo test --workspace
 
 say "templates (central and member): cfn-lint, sam validate --lint, checkov"
 ensure_tool_venv .venv-sam tests/template/sam-requirements.txt

@@ -37,22 +37,7 @@ pub fn notice(
                 .to_owned(),
         );
     }
-    let fix = match refusal {
-        Refusal::OneAccount(a) => format!(
-            "If account {a} is yours, deploy Tourniquet's member stack there and set \
-             MEMBER_ROLE_NAME on the central stack; otherwise find why its events reach this bus."
-        ),
-        Refusal::NotListed(a) => format!(
-            "If account {a} should be covered, add it to MEMBER_ACCOUNTS; otherwise find why \
-             its events reach this bus (its bus policy admits the organization)."
-        ),
-        Refusal::NotAnAccount(a) => format!("Find what sent an event naming account {a:?}."),
-        Refusal::CannotAssume { role, .. } | Refusal::Unreachable { role, .. } => format!(
-            "Check the member stack in account {}: {role} must exist, trust this function's \
-             role and expect the configured external id. Someone may have removed it.",
-            scope.account
-        ),
-    };
+    let fix = remedy(scope, refusal);
     let mut next_steps = Vec::new();
     if threat {
         next_steps.push(format!("Contain by hand in {}: {what}.", scope.describe()));
@@ -78,6 +63,26 @@ pub fn notice(
             "region": scope.region,
             "refused": refusal.to_string(),
         }),
+    }
+}
+
+/// What a person does about a refusal, by its kind.
+fn remedy(scope: &Scope, refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::OneAccount(a) => format!(
+            "If account {a} is yours, deploy Tourniquet's member stack there and set \
+             MEMBER_ROLE_NAME on the central stack; otherwise find why its events reach this bus."
+        ),
+        Refusal::NotListed(a) => format!(
+            "If account {a} should be covered, add it to MEMBER_ACCOUNTS; otherwise find why \
+             its events reach this bus (its bus policy admits the organization)."
+        ),
+        Refusal::NotAnAccount(a) => format!("Find what sent an event naming account {a:?}."),
+        Refusal::CannotAssume { role, .. } | Refusal::Unreachable { role, .. } => format!(
+            "Check the member stack in account {}: {role} must exist, trust this function's \
+             role and expect the configured external id. Someone may have removed it.",
+            scope.account
+        ),
     }
 }
 

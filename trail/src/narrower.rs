@@ -83,83 +83,14 @@ impl Selectors {
 impl Selectors {
     /// The selectors a `PutEventSelectors` call asks for, from its request parameters.
     pub fn from_request(request: &Value) -> Option<Self> {
-        let strings = |v: &Value, key: &str| -> Vec<String> {
-            v.get(key)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
         let basic = request
             .get("eventSelectors")
             .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .map(|s| Basic {
-                        read_write: s
-                            .get("readWriteType")
-                            .and_then(Value::as_str)
-                            .unwrap_or("All")
-                            .to_owned(),
-                        management: s
-                            .get("includeManagementEvents")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(true),
-                        data: s
-                            .get("dataResources")
-                            .and_then(Value::as_array)
-                            .map(|d| {
-                                d.iter()
-                                    .map(|r| {
-                                        (
-                                            r.get("type")
-                                                .and_then(Value::as_str)
-                                                .unwrap_or_default()
-                                                .to_owned(),
-                                            strings(r, "values"),
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        exclude_sources: strings(s, "excludeManagementEventSources"),
-                    })
-                    .collect()
-            });
+            .map(|list| list.iter().map(basic_of).collect());
         let advanced = request
             .get("advancedEventSelectors")
             .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .map(|a| Advanced {
-                        name: a.get("name").and_then(Value::as_str).map(str::to_owned),
-                        fields: a
-                            .get("fieldSelectors")
-                            .and_then(Value::as_array)
-                            .map(|f| {
-                                f.iter()
-                                    .map(|f| Field {
-                                        field: f
-                                            .get("field")
-                                            .and_then(Value::as_str)
-                                            .unwrap_or_default()
-                                            .to_owned(),
-                                        equals: strings(f, "equals"),
-                                        starts_with: strings(f, "startsWith"),
-                                        ends_with: strings(f, "endsWith"),
-                                        not_equals: strings(f, "notEquals"),
-                                        not_starts_with: strings(f, "notStartsWith"),
-                                        not_ends_with: strings(f, "notEndsWith"),
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            });
+            .map(|list| list.iter().map(advanced_of).collect());
         if basic.is_none() && advanced.is_none() {
             return None;
         }
@@ -167,5 +98,75 @@ impl Selectors {
             basic: basic.unwrap_or_default(),
             advanced: advanced.unwrap_or_default(),
         })
+    }
+}
+
+/// The strings of a request's list; anything else in it is not a string and is skipped.
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// One classic selector of a request, with CloudTrail's defaults for what it leaves out.
+fn basic_of(s: &Value) -> Basic {
+    let data = s
+        .get("dataResources")
+        .and_then(Value::as_array)
+        .map(|d| {
+            d.iter()
+                .map(|r| (text(r, "type"), strings(r, "values")))
+                .collect()
+        })
+        .unwrap_or_default();
+    Basic {
+        read_write: s
+            .get("readWriteType")
+            .and_then(Value::as_str)
+            .unwrap_or("All")
+            .to_owned(),
+        management: s
+            .get("includeManagementEvents")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        data,
+        exclude_sources: strings(s, "excludeManagementEventSources"),
+    }
+}
+
+/// One advanced selector of a request.
+fn advanced_of(a: &Value) -> Advanced {
+    let fields = a
+        .get("fieldSelectors")
+        .and_then(Value::as_array)
+        .map(|f| f.iter().map(field_of).collect())
+        .unwrap_or_default();
+    Advanced {
+        name: a.get("name").and_then(Value::as_str).map(str::to_owned),
+        fields,
+    }
+}
+
+fn field_of(f: &Value) -> Field {
+    Field {
+        field: text(f, "field"),
+        equals: strings(f, "equals"),
+        starts_with: strings(f, "startsWith"),
+        ends_with: strings(f, "endsWith"),
+        not_equals: strings(f, "notEquals"),
+        not_starts_with: strings(f, "notStartsWith"),
+        not_ends_with: strings(f, "notEndsWith"),
     }
 }

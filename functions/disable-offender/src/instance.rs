@@ -72,16 +72,7 @@ pub async fn confirm(
     else {
         return Ok(Found::Not(format!("instance {id} has no instance profile")));
     };
-    let roles = iam
-        .get_instance_profile()
-        .instance_profile_name(profile)
-        .send()
-        .await
-        .map_err(|e| format!("GetInstanceProfile {profile}: {}", sdk_message(&e)))?;
-    let holds_role = roles
-        .instance_profile()
-        .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role));
-    if !holds_role {
+    if !holds_role(iam, profile, role).await? {
         return Ok(Found::Not(format!(
             "instance {id}'s profile {profile} does not hold role {role}"
         )));
@@ -102,6 +93,19 @@ pub async fn confirm(
         tainted,
         denied,
     }))
+}
+
+/// Whether the instance profile holds the role.
+async fn holds_role(iam: &aws_sdk_iam::Client, profile: &str, role: &str) -> Result<bool, String> {
+    let roles = iam
+        .get_instance_profile()
+        .instance_profile_name(profile)
+        .send()
+        .await
+        .map_err(|e| format!("GetInstanceProfile {profile}: {}", sdk_message(&e)))?;
+    Ok(roles
+        .instance_profile()
+        .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == role)))
 }
 
 /// Whether the role's isolation policy lists the instance.

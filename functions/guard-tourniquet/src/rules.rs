@@ -181,6 +181,19 @@ pub async fn restore(
     record: Option<&RuleRecord>,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
+    steps.extend(restore_matching(events, name, live, record).await);
+    steps.extend(restore_targets(events, name, live, record).await);
+    steps
+}
+
+/// What the rule matches put back as recorded, and enabled, when it was changed (or the
+/// rule deleted); otherwise a disabled rule enabled.
+async fn restore_matching(
+    events: &Client,
+    name: &str,
+    live: Option<&RuleRecord>,
+    record: Option<&RuleRecord>,
+) -> Option<Step> {
     let matches_changed = match (live, record) {
         (None, Some(_)) => true,
         (Some(l), Some(r)) => (&l.event_pattern, &l.schedule) != (&r.event_pattern, &r.schedule),
@@ -196,44 +209,56 @@ pub async fn restore(
             .state(RuleState::Enabled)
             .send()
             .await;
-        steps.push(match put {
+        return Some(match put {
             Ok(_) => Step::ok("put-rule", format!("{name} matches as recorded, enabled")),
             Err(e) => Step::critical("put-rule", sdk_message(&e)),
         });
-    } else if live.is_some_and(|l| l.state != RuleState::Enabled.as_str()) {
-        steps.push(match events.enable_rule().name(name).send().await {
+    }
+    if live.is_some_and(|l| l.state != RuleState::Enabled.as_str()) {
+        return Some(match events.enable_rule().name(name).send().await {
             Ok(_) => Step::ok("enable-rule", format!("{name} enabled")),
             Err(e) => Step::critical("enable-rule", sdk_message(&e)),
         });
     }
+    None
+}
+
+/// The recorded targets the rule lacks put back (all of them for a deleted rule); nothing
+/// without a record.
+async fn restore_targets(
+    events: &Client,
+    name: &str,
+    live: Option<&RuleRecord>,
+    record: Option<&RuleRecord>,
+) -> Option<Step> {
     let missing: Vec<&TargetRecord> = match (live, record) {
         (Some(l), Some(r)) => l.missing(r),
         (None, Some(r)) => r.targets.iter().collect(),
         _ => Vec::new(),
     };
-    if !missing.is_empty() {
-        let targets: Result<Vec<Target>, String> = missing.iter().map(|t| t.to_sdk()).collect();
-        let put = match targets {
-            Ok(targets) => events
-                .put_targets()
-                .rule(name)
-                .set_targets(Some(targets))
-                .send()
-                .await
-                .map_err(|e| sdk_message(&e))
-                .and_then(|out| match out.failed_entry_count() {
-                    0 => Ok(()),
-                    n => Err(format!("{n} target(s) refused")),
-                }),
-            Err(e) => Err(e),
-        };
-        let ids: Vec<&str> = missing.iter().map(|t| t.id.as_str()).collect();
-        steps.push(match put {
-            Ok(()) => Step::ok("put-targets", format!("{name}: {} back", ids.join(", "))),
-            Err(e) => Step::critical("put-targets", e),
-        });
+    if missing.is_empty() {
+        return None;
     }
-    steps
+    let targets: Result<Vec<Target>, String> = missing.iter().map(|t| t.to_sdk()).collect();
+    let put = match targets {
+        Ok(targets) => events
+            .put_targets()
+            .rule(name)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .map_err(|e| sdk_message(&e))
+            .and_then(|out| match out.failed_entry_count() {
+                0 => Ok(()),
+                n => Err(format!("{n} target(s) refused")),
+            }),
+        Err(e) => Err(e),
+    };
+    let ids: Vec<&str> = missing.iter().map(|t| t.id.as_str()).collect();
+    Some(match put {
+        Ok(()) => Step::ok("put-targets", format!("{name}: {} back", ids.join(", "))),
+        Err(e) => Step::critical("put-targets", e),
+    })
 }
 
 #[cfg(test)]

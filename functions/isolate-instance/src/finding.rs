@@ -60,6 +60,25 @@ pub async fn confirm(
             f.id
         )));
     }
+    let differs = differences(found, f, instance_id);
+    if differs.is_empty() {
+        Ok(Confirmation::Confirmed)
+    } else {
+        Ok(Confirmation::Refuted(format!(
+            "GuardDuty's finding {} has {}",
+            f.id,
+            differs.join(", ")
+        )))
+    }
+}
+
+/// What GuardDuty's `found` says otherwise than the event's `f`: its type, its severity, the
+/// instance it is about.
+fn differences(
+    found: &aws_sdk_guardduty::types::Finding,
+    f: &Finding,
+    instance_id: &str,
+) -> Vec<String> {
     let mut differs = Vec::new();
     if found.r#type() != Some(f.finding_type.as_str()) {
         differs.push(format!(
@@ -86,15 +105,7 @@ pub async fn confirm(
             about.unwrap_or("none")
         ));
     }
-    if differs.is_empty() {
-        Ok(Confirmation::Confirmed)
-    } else {
-        Ok(Confirmation::Refuted(format!(
-            "GuardDuty's finding {} has {}",
-            f.id,
-            differs.join(", ")
-        )))
-    }
+    differs
 }
 
 /// GuardDuty answers an unknown detector or a malformed id with `BadRequestException`.

@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use tourniquet::Step;
 use tourniquet::errors::sdk_message;
 
-use crate::Clients;
+use crate::clients::Clients;
 use crate::instance::Instance;
 
 /// Detaches the instance without decrementing the desired capacity: the group launches a
@@ -61,53 +61,60 @@ pub async fn leave_target_groups(clients: &Clients, inst: &Instance) -> Vec<Step
         .iter()
         .filter(|g| inst.vpc_id.is_none() || g.vpc_id() == inst.vpc_id.as_deref())
         .filter_map(|g| g.target_group_arn());
-    let per_group = join_all(in_vpc.map(|arn| async move {
-        let health = match elb
-            .describe_target_health()
+    let per_group = join_all(in_vpc.map(|arn| leave_target_group(elb, arn, inst))).await;
+    per_group.into_iter().flatten().collect()
+}
+
+/// Deregisters the instance's targets from the target group `arn`; `None` when it has none
+/// there.
+async fn leave_target_group(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    inst: &Instance,
+) -> Option<Step> {
+    let health = match elb
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return Some(Step::failed(format!("target-group {arn}"), sdk_message(&e))),
+    };
+    let ours: Vec<TargetDescription> = health
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| d.target())
+        .filter(|t| t.id().is_some_and(|id| is_ours(inst, id)))
+        .cloned()
+        .collect();
+    if ours.is_empty() {
+        return None;
+    }
+    let listed = ours
+        .iter()
+        .map(|t| {
+            let id = t.id().unwrap_or_default();
+            match t.port() {
+                Some(p) => format!("{id}:{p}"),
+                None => id.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let step = format!("target-group {arn}");
+    Some(
+        match elb
+            .deregister_targets()
             .target_group_arn(arn)
+            .set_targets(Some(ours))
             .send()
             .await
         {
-            Ok(h) => h,
-            Err(e) => return Some(Step::failed(format!("target-group {arn}"), sdk_message(&e))),
-        };
-        let ours: Vec<TargetDescription> = health
-            .target_health_descriptions()
-            .iter()
-            .filter_map(|d| d.target())
-            .filter(|t| t.id().is_some_and(|id| is_ours(inst, id)))
-            .cloned()
-            .collect();
-        if ours.is_empty() {
-            return None;
-        }
-        let listed = ours
-            .iter()
-            .map(|t| {
-                let id = t.id().unwrap_or_default();
-                match t.port() {
-                    Some(p) => format!("{id}:{p}"),
-                    None => id.to_owned(),
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let step = format!("target-group {arn}");
-        Some(
-            match elb
-                .deregister_targets()
-                .target_group_arn(arn)
-                .set_targets(Some(ours))
-                .send()
-                .await
-            {
-                Ok(_) => Step::ok(step, format!("deregistered {listed}")),
-                Err(e) => Step::failed(step, format!("{listed}: {}", sdk_message(&e))),
-            },
-        )
-    }))
-    .await;
-    per_group.into_iter().flatten().collect()
+            Ok(_) => Step::ok(step, format!("deregistered {listed}")),
+            Err(e) => Step::failed(step, format!("{listed}: {}", sdk_message(&e))),
+        },
+    )
 }
 
 /// Deregisters the instance from every Classic Load Balancer it is in.

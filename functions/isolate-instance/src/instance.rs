@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use tourniquet::errors::sdk_message;
 
-use crate::Clients;
+use crate::clients::Clients;
 
 /// A network interface and the security groups it had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,39 +205,12 @@ fn from_sdk(
     let interfaces = inst
         .network_interfaces()
         .iter()
-        .filter_map(|eni| {
-            Some(Interface {
-                id: eni.network_interface_id()?.to_owned(),
-                groups: eni
-                    .groups()
-                    .iter()
-                    .filter_map(|g| g.group_id().map(str::to_owned))
-                    .collect(),
-                private_ips: eni
-                    .private_ip_addresses()
-                    .iter()
-                    .filter_map(|a| a.private_ip_address().map(str::to_owned))
-                    .collect(),
-                subnet_id: eni.subnet_id().map(str::to_owned),
-                ipv6: eni
-                    .ipv6_addresses()
-                    .iter()
-                    .filter_map(|a| a.ipv6_address().map(str::to_owned))
-                    .collect(),
-            })
-        })
+        .filter_map(interface_from_sdk)
         .collect();
     let volumes = inst
         .block_device_mappings()
         .iter()
-        .filter_map(|m| {
-            let ebs = m.ebs()?;
-            Some(Volume {
-                id: ebs.volume_id()?.to_owned(),
-                device: m.device_name()?.to_owned(),
-                delete_on_termination: ebs.delete_on_termination().unwrap_or(false),
-            })
-        })
+        .filter_map(volume_from_sdk)
         .collect();
     Instance {
         id: inst.instance_id().unwrap_or_default().to_owned(),
@@ -266,6 +239,40 @@ fn from_sdk(
             .map(str::to_owned),
         auto_scaling_group,
     }
+}
+
+/// An interface with an id, from the SDK's description; one without is skipped.
+fn interface_from_sdk(eni: &aws_sdk_ec2::types::InstanceNetworkInterface) -> Option<Interface> {
+    Some(Interface {
+        id: eni.network_interface_id()?.to_owned(),
+        groups: eni
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect(),
+        private_ips: eni
+            .private_ip_addresses()
+            .iter()
+            .filter_map(|a| a.private_ip_address().map(str::to_owned))
+            .collect(),
+        subnet_id: eni.subnet_id().map(str::to_owned),
+        ipv6: eni
+            .ipv6_addresses()
+            .iter()
+            .filter_map(|a| a.ipv6_address().map(str::to_owned))
+            .collect(),
+    })
+}
+
+/// An EBS volume with an id and a device, from the SDK's block device mapping; any other
+/// mapping is skipped.
+fn volume_from_sdk(m: &aws_sdk_ec2::types::InstanceBlockDeviceMapping) -> Option<Volume> {
+    let ebs = m.ebs()?;
+    Some(Volume {
+        id: ebs.volume_id()?.to_owned(),
+        device: m.device_name()?.to_owned(),
+        delete_on_termination: ebs.delete_on_termination().unwrap_or(false),
+    })
 }
 
 /// Events naming more instances than this are read in one round for the whole event, before

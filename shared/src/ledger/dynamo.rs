@@ -19,6 +19,34 @@ fn lock_pk(action: &str) -> String {
 }
 
 impl History {
+    /// What the lock item that refused a new incident means for this delivery.
+    fn existing_lock(
+        &self,
+        req: &LockRequest<'_>,
+        existing: Option<&HashMap<String, AttributeValue>>,
+        now_ms: u64,
+    ) -> Result<Lock, HistoryError> {
+        let Some(map) = existing else {
+            return Err(HistoryError::Malformed {
+                table: self.table().to_owned(),
+                pk: lock_pk(req.action),
+                sk: req.resource.to_owned(),
+                reason: "the lock's condition failed but no item came back".into(),
+            });
+        };
+        let item = self.item(map);
+        let state = item.str("state")?;
+        let deliveries = item.str_set("deliveries");
+        Ok(decide(
+            &state,
+            &deliveries,
+            self.open_from(map)?,
+            req.delivery,
+            now_ms,
+            item.opt_str("unsent"),
+        ))
+    }
+
     fn open_from(
         &self,
         map: &HashMap<String, AttributeValue>,
@@ -140,31 +168,12 @@ impl Ledger for History {
                     .and_then(|v| v.as_s().ok())
                     .cloned(),
             }),
-            Err(e) => {
-                let existing = match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
-                    _ => return Err(self.err("UpdateItem (incident lock)", &e)),
-                };
-                let Some(map) = existing else {
-                    return Err(HistoryError::Malformed {
-                        table: self.table().to_owned(),
-                        pk: lock_pk(req.action),
-                        sk: req.resource.to_owned(),
-                        reason: "the lock's condition failed but no item came back".into(),
-                    });
-                };
-                let item = self.item(&map);
-                let state = item.str("state")?;
-                let deliveries = item.str_set("deliveries");
-                Ok(decide(
-                    &state,
-                    &deliveries,
-                    self.open_from(&map)?,
-                    req.delivery,
-                    now_ms,
-                    item.opt_str("unsent"),
-                ))
-            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    self.existing_lock(req, c.item(), now_ms)
+                }
+                _ => Err(self.err("UpdateItem (incident lock)", &e)),
+            },
         }
     }
 
@@ -206,7 +215,7 @@ impl Ledger for History {
         &self,
         action: &str,
         resource: &str,
-        held: &OpenIncident,
+        abandoned: &OpenIncident,
         lease_until: SystemTime,
     ) -> Result<bool, HistoryError> {
         let result = self
@@ -219,8 +228,8 @@ impl Ledger for History {
             .condition_expression("#state = :open AND incident = :inc AND lease_until = :old")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":open", s(OPEN))
-            .expression_attribute_values(":inc", s(&held.incident))
-            .expression_attribute_values(":old", n(held.lease_until_ms))
+            .expression_attribute_values(":inc", s(&abandoned.incident))
+            .expression_attribute_values(":old", n(abandoned.lease_until_ms))
             .expression_attribute_values(":lease", n(epoch_millis(lease_until)))
             .expression_attribute_values(":one", n(1))
             .send()

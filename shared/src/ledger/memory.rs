@@ -13,7 +13,7 @@ use std::time::SystemTime;
 #[derive(Debug, Clone)]
 struct LockItem {
     state: &'static str,
-    held: OpenIncident,
+    open: OpenIncident,
     deliveries: Vec<String>,
     remediated: Option<String>,
     unsent: Option<String>,
@@ -56,7 +56,7 @@ impl MemoryLedger {
     ) {
         self.with_lock(action, resource, |locks, key| {
             if let Some(item) = locks.get_mut(&key)
-                && item.held.incident == incident
+                && item.open.incident == incident
             {
                 f(item);
             }
@@ -98,7 +98,7 @@ impl Ledger for MemoryLedger {
                         && !item.deliveries.iter().any(|d| d == req.delivery) =>
                 {
                     item.state = OPEN;
-                    item.held = fresh;
+                    item.open = fresh;
                     item.deliveries = vec![req.delivery.to_owned()];
                     item.unsent = None;
                     Lock::Opened {
@@ -108,7 +108,7 @@ impl Ledger for MemoryLedger {
                 Some(item) => decide(
                     item.state,
                     &item.deliveries,
-                    item.held.clone(),
+                    item.open.clone(),
                     req.delivery,
                     now_ms,
                     item.unsent.clone(),
@@ -118,7 +118,7 @@ impl Ledger for MemoryLedger {
                         key,
                         LockItem {
                             state: OPEN,
-                            held: fresh,
+                            open: fresh,
                             deliveries: vec![req.delivery.to_owned()],
                             remediated: None,
                             unsent: None,
@@ -166,13 +166,13 @@ impl Ledger for MemoryLedger {
         &self,
         action: &str,
         resource: &str,
-        held: &OpenIncident,
+        abandoned: &OpenIncident,
         lease_until: SystemTime,
     ) -> Result<bool, HistoryError> {
         Ok(
             self.with_lock(action, resource, |locks, key| match locks.get_mut(&key) {
-                Some(item) if item.state == OPEN && item.held == *held => {
-                    item.held.lease_until_ms = epoch_millis(lease_until);
+                Some(item) if item.state == OPEN && item.open == *abandoned => {
+                    item.open.lease_until_ms = epoch_millis(lease_until);
                     true
                 }
                 _ => false,
@@ -232,7 +232,7 @@ impl Ledger for MemoryLedger {
         now: SystemTime,
     ) -> Result<(), HistoryError> {
         self.with_incident(action, resource, incident, |item| {
-            item.held.lease_until_ms = epoch_millis(now);
+            item.open.lease_until_ms = epoch_millis(now);
         });
         Ok(())
     }
@@ -246,9 +246,9 @@ impl Ledger for MemoryLedger {
         Ok(locks
             .iter()
             .filter(|((a, _), i)| {
-                a == action && i.state == OPEN && i.held.lease_until_ms < epoch_millis(now)
+                a == action && i.state == OPEN && i.open.lease_until_ms < epoch_millis(now)
             })
-            .map(|((_, r), i)| (r.clone(), i.held.clone()))
+            .map(|((_, r), i)| (r.clone(), i.open.clone()))
             .collect())
     }
 

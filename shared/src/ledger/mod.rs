@@ -77,7 +77,7 @@ pub trait Ledger: Sync {
         &self,
         action: &str,
         resource: &str,
-        held: &OpenIncident,
+        abandoned: &OpenIncident,
         lease_until: SystemTime,
     ) -> impl Future<Output = Result<bool, HistoryError>> + Send;
     /// Remembers a joining delivery, so that its redelivery is a duplicate.
@@ -166,18 +166,18 @@ pub(crate) const CLOSED: &str = "closed";
 pub(crate) fn decide(
     state: &str,
     deliveries: &[String],
-    held: OpenIncident,
+    open: OpenIncident,
     delivery: &str,
     now_ms: u64,
     unsent: Option<String>,
 ) -> Lock {
-    if state == OPEN && held.lease_until_ms <= now_ms {
-        return Lock::Stale(held);
+    if state == OPEN && open.lease_until_ms <= now_ms {
+        return Lock::Stale(open);
     }
     if deliveries.iter().any(|d| d == delivery) {
         return Lock::Duplicate { unsent };
     }
     Lock::Joined {
-        incident: held.incident,
+        incident: open.incident,
     }
 }

@@ -79,6 +79,15 @@ fn decide<S>(
     steps
 }
 
+/// The text of a message as it is written: what happened, then what to do.
+struct Draft {
+    body: Vec<String>,
+    next_steps: Vec<String>,
+}
+
+/// What the message is, besides its text: how urgent, its `action` attribute, its headline.
+type Heading = (Severity, String, String);
+
 /// Writes the notification of an outcome, for a person first. Severity: a remediation that
 /// worked is WARNING (containment starts an investigation); a dry run too (the incident is
 /// not contained); anything left to a person now, or dangerous, is CRITICAL; no-ops are INFO.
@@ -90,7 +99,55 @@ pub fn compose<S>(
     outcome: &Outcome,
     resumed: bool,
 ) -> Notification {
-    let Verbs { action, done } = verbs;
+    let mut draft = Draft {
+        body: opening(ctx, subject, resumed),
+        next_steps: Vec::new(),
+    };
+    let (severity, action, headline) = match outcome {
+        Outcome::Remediated { steps } | Outcome::Partial { steps } => {
+            acted(&mut draft, ctx, verbs, resource, subject, steps)
+        }
+        Outcome::DryRun { plan } => dry_run(&mut draft, verbs, resource, subject, plan),
+        Outcome::Held { reason } => not_done(&mut draft, verbs, resource, subject, reason, "held"),
+        Outcome::Exempt { reason } => {
+            not_done(&mut draft, verbs, resource, subject, reason, "exempt")
+        }
+        Outcome::Unfinished { not_confirmed } => {
+            unfinished(&mut draft, ctx, verbs, resource, not_confirmed)
+        }
+        other => (
+            Severity::Info,
+            other.name().to_owned(),
+            format!("{} {resource}", other.name()),
+        ),
+    };
+    if let (Some(s), Outcome::Remediated { .. } | Outcome::Partial { .. }) = (subject, outcome) {
+        draft.body.extend(release_lines(ctx, resource, &s.undo));
+    }
+    let (severity, headline) = if resumed {
+        (
+            severity.max(Severity::Warning),
+            format!("resumed: {headline}"),
+        )
+    } else {
+        (severity, headline)
+    };
+    Notification {
+        severity,
+        action,
+        resource: resource.to_owned(),
+        headline,
+        body: draft.body,
+        next_steps: draft.next_steps,
+        links: subject.map(|s| s.links.clone()).unwrap_or_default(),
+        incident: ctx.incident.to_owned(),
+        scope: None,
+        facts: facts(ctx, subject, outcome, resumed),
+    }
+}
+
+/// What happened, whether it was resumed, and the resource as found.
+fn opening<S>(ctx: &Context<'_>, subject: Option<&Subject<S>>, resumed: bool) -> Vec<String> {
     let trigger = ctx.trigger.describe();
     let mut body = vec![format!(
         "What happened: {trigger}. Incident {}.",
@@ -106,150 +163,161 @@ pub fn compose<S>(
     if let Some(s) = subject {
         body.push(format!("Resource: {}.", s.summary));
     }
-    let mut next_steps = Vec::new();
-    let (severity, notice_action, headline) = match outcome {
-        Outcome::Remediated { steps } | Outcome::Partial { steps } => {
-            body.push(format!("What was done:\n{}", step_lines(steps)));
-            let severity = if steps.iter().any(|s| s.critical) {
-                Severity::Critical
-            } else {
-                Severity::Warning
-            };
-            let failed = steps.iter().filter(|s| !s.ok).count();
-            if failed > 0 {
-                next_steps.push(format!(
-                    "{failed} step(s) FAILED (above): finish them by hand or check why, now."
-                ));
-            }
-            let kept = evidence(steps);
-            if !kept.is_empty() {
-                next_steps.push(format!(
-                    "Evidence kept: {}. Examine it before anything is released or terminated.",
-                    kept.join(", ")
-                ));
-            }
-            next_steps.push(record_line(ctx, resource));
-            if let Some(s) = subject {
-                next_steps.extend(s.next_steps.iter().cloned());
-                if !s.undo.is_empty() {
-                    next_steps
-                        .push("The commands that release it are under \"To release\".".to_owned());
-                }
-            }
-            let headline = if failed == 0 {
-                format!("{done} {resource}")
-            } else {
-                format!("{done} {resource}, {failed} step(s) failed")
-            };
-            (severity, action.to_owned(), headline)
-        }
-        Outcome::DryRun { plan } => {
-            body.push(format!(
-                "DRY RUN: nothing was changed. It would have:\n{}",
-                bullets(plan)
-            ));
-            next_steps.extend(decide(
-                verbs,
-                resource,
-                "the function runs with DRY_RUN=true",
-                subject,
-            ));
-            (
-                Severity::Warning,
-                format!("{action}-dry-run"),
-                format!("dry run: would have {done} {resource}"),
-            )
-        }
-        Outcome::Held { reason } => {
-            body.push(format!(
-                "Nothing was done: {reason}. A person must decide whether to {action} {resource}."
-            ));
-            next_steps.extend(decide(verbs, resource, reason, subject));
-            (
-                Severity::Critical,
-                "held".to_owned(),
-                format!("held, not {done}: {resource}"),
-            )
-        }
-        Outcome::Exempt { reason } => {
-            body.push(format!(
-                "Nothing was done: {reason}. A person must decide whether to {action} {resource}."
-            ));
-            next_steps.extend(decide(verbs, resource, reason, subject));
-            (
-                Severity::Critical,
-                "exempt".to_owned(),
-                format!("exempt, not {done}: {resource}"),
-            )
-        }
-        Outcome::Unfinished { not_confirmed } => {
-            body.push(format!(
-                "The invocation ran out of time before these were confirmed:\n{}\nThe incident \
-                 stays open: the retry of this event, or the periodic sweep, resumes it.",
-                bullets(not_confirmed)
-            ));
-            next_steps.push(format!(
-                "Check {resource} now: each line above may or may not be done."
-            ));
-            next_steps.push(format!(
-                "If no RESUMED message for incident {} follows within 10 minutes, finish the \
-                 lines above by hand.",
-                ctx.incident
-            ));
-            (
-                Severity::Critical,
-                "unfinished".to_owned(),
-                format!("NOT finished, out of time: {action} {resource}"),
-            )
-        }
-        other => (
-            Severity::Info,
-            other.name().to_owned(),
-            format!("{} {resource}", other.name()),
-        ),
+    body
+}
+
+/// Acted: what was done, what failed, the evidence kept and what to do next.
+fn acted<S>(
+    draft: &mut Draft,
+    ctx: &Context<'_>,
+    verbs: Verbs,
+    resource: &str,
+    subject: Option<&Subject<S>>,
+    steps: &[Step],
+) -> Heading {
+    let Verbs { action, done } = verbs;
+    draft
+        .body
+        .push(format!("What was done:\n{}", step_lines(steps)));
+    let severity = if steps.iter().any(|s| s.critical) {
+        Severity::Critical
+    } else {
+        Severity::Warning
     };
-    if let (Some(s), Outcome::Remediated { .. } | Outcome::Partial { .. }) = (subject, outcome)
-        && !s.undo.is_empty()
-    {
-        let place = ctx.framework.members.scope_of_key(resource);
-        body.push(format!(
-            "To release (undo), once the investigation allows, in {} (--region {}):\n{}",
-            place.describe(),
-            place.region,
-            bullets(&s.undo)
+    let failed = steps.iter().filter(|s| !s.ok).count();
+    let next = &mut draft.next_steps;
+    if failed > 0 {
+        next.push(format!(
+            "{failed} step(s) FAILED (above): finish them by hand or check why, now."
         ));
     }
-    let (severity, headline) = if resumed {
-        (
-            severity.max(Severity::Warning),
-            format!("resumed: {headline}"),
-        )
+    let kept = evidence(steps);
+    if !kept.is_empty() {
+        next.push(format!(
+            "Evidence kept: {}. Examine it before anything is released or terminated.",
+            kept.join(", ")
+        ));
+    }
+    next.push(record_line(ctx, resource));
+    if let Some(s) = subject {
+        next.extend(s.next_steps.iter().cloned());
+        if !s.undo.is_empty() {
+            next.push("The commands that release it are under \"To release\".".to_owned());
+        }
+    }
+    let headline = if failed == 0 {
+        format!("{done} {resource}")
     } else {
-        (severity, headline)
+        format!("{done} {resource}, {failed} step(s) failed")
     };
-    let facts = json!({
+    (severity, action.to_owned(), headline)
+}
+
+fn dry_run<S>(
+    draft: &mut Draft,
+    verbs: Verbs,
+    resource: &str,
+    subject: Option<&Subject<S>>,
+    plan: &[String],
+) -> Heading {
+    let Verbs { action, done } = verbs;
+    draft.body.push(format!(
+        "DRY RUN: nothing was changed. It would have:\n{}",
+        bullets(plan)
+    ));
+    let why = "the function runs with DRY_RUN=true";
+    draft
+        .next_steps
+        .extend(decide(verbs, resource, why, subject));
+    (
+        Severity::Warning,
+        format!("{action}-dry-run"),
+        format!("dry run: would have {done} {resource}"),
+    )
+}
+
+/// Held by a safeguard, or exempt: nothing was done, and a person must decide.
+fn not_done<S>(
+    draft: &mut Draft,
+    verbs: Verbs,
+    resource: &str,
+    subject: Option<&Subject<S>>,
+    reason: &str,
+    word: &str,
+) -> Heading {
+    let Verbs { action, done } = verbs;
+    draft.body.push(format!(
+        "Nothing was done: {reason}. A person must decide whether to {action} {resource}."
+    ));
+    draft
+        .next_steps
+        .extend(decide(verbs, resource, reason, subject));
+    (
+        Severity::Critical,
+        word.to_owned(),
+        format!("{word}, not {done}: {resource}"),
+    )
+}
+
+fn unfinished(
+    draft: &mut Draft,
+    ctx: &Context<'_>,
+    verbs: Verbs,
+    resource: &str,
+    not_confirmed: &[String],
+) -> Heading {
+    draft.body.push(format!(
+        "The invocation ran out of time before these were confirmed:\n{}\nThe incident \
+         stays open: the retry of this event, or the periodic sweep, resumes it.",
+        bullets(not_confirmed)
+    ));
+    draft.next_steps.push(format!(
+        "Check {resource} now: each line above may or may not be done."
+    ));
+    draft.next_steps.push(format!(
+        "If no RESUMED message for incident {} follows within 10 minutes, finish the \
+         lines above by hand.",
+        ctx.incident
+    ));
+    (
+        Severity::Critical,
+        "unfinished".to_owned(),
+        format!("NOT finished, out of time: {} {resource}", verbs.action),
+    )
+}
+
+/// How to release what was done, where it was done; nothing when there is no undo.
+fn release_lines(ctx: &Context<'_>, resource: &str, undo: &[String]) -> Option<String> {
+    if undo.is_empty() {
+        return None;
+    }
+    let place = ctx.framework.members.scope_of_key(resource);
+    Some(format!(
+        "To release (undo), once the investigation allows, in {} (--region {}):\n{}",
+        place.describe(),
+        place.region,
+        bullets(undo)
+    ))
+}
+
+/// The same facts as JSON, for machines reading the message.
+fn facts<S>(
+    ctx: &Context<'_>,
+    subject: Option<&Subject<S>>,
+    outcome: &Outcome,
+    resumed: bool,
+) -> serde_json::Value {
+    json!({
         "delivery_id": ctx.delivery_id,
         "incident": ctx.incident,
         "resumed": resumed,
-        "trigger": trigger,
+        "trigger": ctx.trigger.describe(),
         "actor": ctx.actor.map(Principal::display_arn),
         "dry_run": ctx.dry_run,
         "outcome": outcome,
         "summary": subject.map(|s| s.summary.as_str()),
         "undo": subject.map(|s| &s.undo),
-    });
-    Notification {
-        severity,
-        action: notice_action,
-        resource: resource.to_owned(),
-        headline,
-        body,
-        next_steps,
-        links: subject.map(|s| s.links.clone()).unwrap_or_default(),
-        incident: ctx.incident.to_owned(),
-        scope: None,
-        facts,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -133,13 +133,13 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let (slot, recorded, noted) = tokio::join!(
             async {
                 match (r.safeguard(), survey) {
-                    (Some(_), Some(s)) if s.held_by(&holder) => SlotDecision::Granted { slot: 0 },
+                    (Some(_), Some(s)) if s.taken_by(&holder) => SlotDecision::Granted { slot: 0 },
                     (Some(sg), Some(s)) => sg.claim(s, &holder, ctx.now).await,
                     _ => SlotDecision::Granted { slot: 0 },
                 }
             },
             self.ledger.open_incident(incident, opening),
-            r.record(ctx, case, verdict)
+            Box::pin(r.record(ctx, case, verdict))
         );
         let recorded_ok = recorded.is_ok();
         if let Some(e) = recorded.err().map(|e| e.to_string()).or(noted.err()) {
@@ -178,7 +178,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
     where
         R::Subject: 's,
     {
-        if let Err(error) = r.record(ctx, case, verdict).await {
+        if let Err(error) = Box::pin(r.record(ctx, case, verdict)).await {
             return give_back(incident, error, resumed);
         }
         if let Some(told) = notice(ctx, case, &incident, verdict, resumed) {

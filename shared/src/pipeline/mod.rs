@@ -21,7 +21,9 @@
 //! 7. **Finish**: metrics and logs per case, and the answer; an error makes Lambda retry.
 //!
 //! History and notifications are reached through [`Ledger`] and [`Pager`], so that these
-//! decisions are tested without AWS.
+//! decisions are tested without AWS. The remediation's own futures (intake, verify, record,
+//! resume, act, upkeep) are boxed where the pipeline awaits them: their size is theirs, and
+//! a case's future stays small enough for the 2 MiB stacks of debug test threads.
 
 mod acting;
 mod admission;
@@ -178,7 +180,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
     ) -> Result<Summary, HandleError> {
         // An audit with nothing to audit still ran: its heartbeat counts it.
         let audit = matches!(ctx.trigger, Trigger::Scheduled(_));
-        let cases = match r.intake(ctx.trigger).await {
+        let cases = match Box::pin(r.intake(ctx.trigger)).await {
             Err(IntakeError::Input(e)) => return Err(HandleError::Input(e)),
             Err(IntakeError::Unavailable(e)) => return Err(HandleError::Retry(e)),
             Ok(Intake::Ignore(reason)) => {

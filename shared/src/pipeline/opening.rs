@@ -58,7 +58,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let holder = holder(self.fw.function(), &case.resource);
         let (lock, verdict, survey) = tokio::join!(
             self.ledger.lock(&request),
-            r.verify(ctx, case),
+            Box::pin(r.verify(ctx, case)),
             self.survey(r, &case.resource, &holder, ctx.now)
         );
         let settlement = match lock {
@@ -73,8 +73,8 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             }
             Ok(Lock::Joined { incident }) => self.join(ctx, r, case, incident, verdict).await,
             // Boxed: the stages' futures are large, and a case's future lives on the stack.
-            Ok(Lock::Stale(held)) => {
-                return Box::pin(self.resume(ctx, r, case, held, survey)).await;
+            Ok(Lock::Stale(abandoned)) => {
+                return Box::pin(self.resume(ctx, r, case, abandoned, survey)).await;
             }
             Ok(Lock::Opened { remediated }) => {
                 let opened = Opened {
@@ -143,7 +143,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         R::Subject: 's,
     {
         if let Ok(v) = &verdict
-            && let Err(e) = r.record(ctx, case, v).await
+            && let Err(e) = Box::pin(r.record(ctx, case, v)).await
         {
             let error = format!("joined incident {incident} but could not record: {e}");
             return Settlement::quiet(Outcome::Unverified { error }, false);
@@ -164,16 +164,16 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         ctx: &Context<'_>,
         r: &R,
         case: &Case<R::Target>,
-        held: OpenIncident,
+        abandoned: OpenIncident,
         survey: Option<Survey>,
     ) -> CaseReport {
         // The resumed incident's own delivery names it in every message.
         let resumed_ctx = Context {
-            incident: &held.delivery,
+            incident: &abandoned.delivery,
             ..*ctx
         };
         let ctx = &resumed_ctx;
-        match self.take_over(ctx, r, case, &held, survey).await {
+        match self.take_over(ctx, r, case, &abandoned, survey).await {
             Resumed::Opened(opened) => Box::pin(self.proceed(ctx, r, case, opened)).await,
             Resumed::Settled(s) => self.settle(ctx, r, &case.resource, s).await,
         }
@@ -184,7 +184,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         ctx: &Context<'_>,
         r: &R,
         case: &Case<R::Target>,
-        held: &OpenIncident,
+        abandoned: &OpenIncident,
         survey: Option<Survey>,
     ) -> Resumed<'s, R::Subject>
     where
@@ -192,29 +192,62 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
     {
         let (action, resource) = (r.action(), &case.resource);
         let lease = lease_until(ctx);
-        match self.ledger.take_over(action, resource, held, lease).await {
+        match self
+            .ledger
+            .take_over(action, resource, abandoned, lease)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 let joined = Outcome::Joined {
-                    incident: held.incident.clone(),
+                    incident: abandoned.incident.clone(),
                 };
                 return Resumed::Settled(Settlement::quiet(joined, false));
             }
             Err(e) => {
-                let error = format!("cannot take over abandoned incident {}: {e}", held.incident);
-                return Resumed::Settled(abandoned(ctx, action, resource, error));
+                let error = format!(
+                    "cannot take over abandoned incident {}: {e}",
+                    abandoned.incident
+                );
+                return Resumed::Settled(cannot_resume(ctx, action, resource, error));
             }
         }
-        let mut incident = self.incident(ctx, r, case, held.incident.clone(), &held.delivery);
-        let verdict = match self.ledger.incident(resource, &held.incident).await {
+        self.reopen(ctx, r, case, abandoned, survey).await
+    }
+
+    /// Opens a taken-over incident from what it recorded when it opened: nothing recorded
+    /// means nothing changed (checked again from the start); closed means nothing to do.
+    async fn reopen<'s, R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+        abandoned: &OpenIncident,
+        survey: Option<Survey>,
+    ) -> Resumed<'s, R::Subject>
+    where
+        R::Subject: 's,
+    {
+        let (action, resource) = (r.action(), &case.resource);
+        let mut incident = self.incident(
+            ctx,
+            r,
+            case,
+            abandoned.incident.clone(),
+            &abandoned.delivery,
+        );
+        let verdict = match self.ledger.incident(resource, &abandoned.incident).await {
             Err(e) => {
-                let error = format!("cannot read abandoned incident {}: {e}", held.incident);
-                return Resumed::Settled(abandoned(ctx, action, resource, error));
+                let error = format!("cannot read abandoned incident {}: {e}", abandoned.incident);
+                return Resumed::Settled(cannot_resume(ctx, action, resource, error));
             }
             // Nothing was recorded, so nothing was changed: check again from the start.
-            Ok(None) => r.verify(ctx, case).await,
+            Ok(None) => Box::pin(r.verify(ctx, case)).await,
             Ok(Some(record)) if record.status != IncidentStatus::InProgress.as_str() => {
-                let reason = format!("incident {} was closed as {}", held.incident, record.status);
+                let reason = format!(
+                    "incident {} was closed as {}",
+                    abandoned.incident, record.status
+                );
                 return Resumed::Settled(Settlement {
                     incident: Some(incident),
                     ending: Ending::Release {
@@ -228,7 +261,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             }
             Ok(Some(record)) => {
                 incident.trigger = record.trigger;
-                r.resume(ctx, case, &record.before).await
+                Box::pin(r.resume(ctx, case, &record.before)).await
             }
         };
         Resumed::Opened(Opened {
@@ -243,7 +276,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
 
 /// An abandoned incident that cannot be resumed now: a person must look, and the lease
 /// runs out again for the next try.
-pub(super) fn abandoned<'s, S>(
+pub(super) fn cannot_resume<'s, S>(
     ctx: &Context<'_>,
     action: &str,
     resource: &str,

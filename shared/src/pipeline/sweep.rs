@@ -3,7 +3,7 @@
 
 use futures_util::future::join_all;
 
-use super::opening::abandoned;
+use super::opening::cannot_resume;
 use super::{HandleError, Run, finish, holder, report};
 use crate::contract::{Case, CaseReport, Context, Outcome, Remediation, Step, Summary};
 use crate::ledger::Ledger;
@@ -51,20 +51,20 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             .await
             .map_err(|e| HandleError::Retry(e.to_string()))?;
         Ok(
-            join_all(stale.into_iter().map(|(resource, held)| async move {
-                match serde_json::from_value::<R::Target>(held.target.clone()) {
+            join_all(stale.into_iter().map(|(resource, abandoned)| async move {
+                match serde_json::from_value::<R::Target>(abandoned.target.clone()) {
                     Ok(target) => {
                         let case = Case { resource, target };
                         let holder = holder(self.fw.function(), &case.resource);
                         let survey = self.survey(r, &case.resource, &holder, ctx.now).await;
-                        Box::pin(self.resume(ctx, r, &case, held, survey)).await
+                        Box::pin(self.resume(ctx, r, &case, abandoned, survey)).await
                     }
                     Err(e) => {
                         let error = format!(
                             "incident {} has an unreadable target in history: {e}",
-                            held.incident
+                            abandoned.incident
                         );
-                        let s = abandoned(ctx, r.action(), &resource, error);
+                        let s = cannot_resume(ctx, r.action(), &resource, error);
                         self.settle(ctx, r, &resource, s).await
                     }
                 }
@@ -79,7 +79,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         if ctx.dry_run {
             return Vec::new();
         }
-        let steps = r.upkeep(ctx).await;
+        let steps = Box::pin(r.upkeep(ctx)).await;
         let critical: Vec<&Step> = steps.iter().filter(|s| s.critical).collect();
         if critical.is_empty() {
             for s in steps.iter().filter(|s| !s.ok) {

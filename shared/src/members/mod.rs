@@ -5,130 +5,30 @@
 //! Set, an event of another account is handled there, in the event's region, through the
 //! member role, assumed once per account and remembered for the life of the process.
 
+mod per_scope;
+mod scope;
+mod sessions;
+
+pub use per_scope::PerScope;
+pub use scope::{Refusal, Scope};
+use sessions::Remembered;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Mutex;
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
-use aws_credential_types::Credentials;
 use aws_credential_types::provider::{
-    ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future,
+    ProvideCredentials, SharedCredentialsProvider, error::CredentialsError,
 };
-use serde::{Deserialize, Serialize};
 
-use crate::arn::{Arn, is_account};
+use crate::arn::is_account;
 use crate::config::MemberConfig;
-use crate::events::{Principal, Trigger};
-use crate::exempt::IdentityKey;
-
-/// An account and a region: where a resource lives and where calls about it go.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Scope {
-    pub account: String,
-    pub region: String,
-}
-
-impl Scope {
-    pub fn new(account: impl Into<String>, region: impl Into<String>) -> Self {
-        Self {
-            account: account.into(),
-            region: region.into(),
-        }
-    }
-
-    /// The account and region an ARN names. A global resource's ARN (IAM) names no region:
-    /// `region` stands in.
-    pub fn of_arn(arn: &str, region: &str) -> Option<Self> {
-        let arn = Arn::parse(arn).filter(|a| is_account(a.account))?;
-        let region = if arn.region.is_empty() {
-            region
-        } else {
-            arn.region
-        };
-        Some(Self::new(arn.account, region))
-    }
-
-    /// `account 111122223333, eu-west-1`, for people.
-    pub fn describe(&self) -> String {
-        format!("account {}, {}", self.account, self.region)
-    }
-}
-
-/// Why Tourniquet does not act in an account. Nothing is changed there; a person is told.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error(
-        "account {0} is not this deployment's own, and MEMBER_ROLE_NAME is not set: Tourniquet acts in its own account only"
-    )]
-    OneAccount(String),
-    #[error("account {0} is not in MEMBER_ACCOUNTS")]
-    NotListed(String),
-    #[error("{0:?} is not an account id")]
-    NotAnAccount(String),
-    #[error("the member role {role} cannot be assumed: {error}")]
-    CannotAssume { role: String, error: String },
-    /// STS did not answer, or throttled: nothing is refused, the delivery is retried.
-    #[error("the member role {role} could not be assumed now: {error}")]
-    Unreachable { role: String, error: String },
-}
-
-impl Refusal {
-    /// Whether a retry may succeed: the event is retried rather than refused.
-    pub fn transient(&self) -> bool {
-        matches!(self, Self::Unreachable { .. })
-    }
-}
-
-/// Assumed-role credentials kept until five minutes before they expire, so that one
-/// `AssumeRole` serves every client of an account and the check made before acting.
-#[derive(Debug)]
-struct Remembered {
-    role: AssumeRoleProvider,
-    last: Mutex<Option<Credentials>>,
-    /// One renewal at a time per account: concurrent cases wait for it, not assume again.
-    renewing: tokio::sync::Mutex<()>,
-}
 
 /// How Tourniquet names its sessions of a member role (`tourniquet-isolate-instance`).
 const SESSION_PREFIX: &str = "tourniquet-";
-
-/// How long before expiry remembered credentials are renewed.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
-
-impl Remembered {
-    fn fresh(&self) -> Option<Credentials> {
-        let last = self.last.lock().ok()?.clone()?;
-        match last.expiry() {
-            Some(at) if at <= SystemTime::now() + RENEW_BEFORE => None,
-            _ => Some(last),
-        }
-    }
-
-    async fn get(&self) -> Result<Credentials, CredentialsError> {
-        if let Some(c) = self.fresh() {
-            return Ok(c);
-        }
-        let _turn = self.renewing.lock().await;
-        if let Some(c) = self.fresh() {
-            return Ok(c);
-        }
-        let c = self.role.provide_credentials().await?;
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(c.clone());
-        }
-        Ok(c)
-    }
-}
-
-impl ProvideCredentials for Remembered {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::new(self.get())
-    }
-}
+use crate::events::{Principal, Trigger};
+use crate::exempt::IdentityKey;
 
 /// The accounts and regions Tourniquet may act in, and how it reaches each.
 #[derive(Debug)]
@@ -269,7 +169,7 @@ impl Members {
     /// The SDK configuration that acts in `scope`: this function's own in its account, the
     /// member role's elsewhere (assumed now if it has not been, so that a role that cannot
     /// be assumed is known before anything is decided).
-    pub async fn reach(&self, scope: &Scope) -> Result<SdkConfig, Refusal> {
+    pub async fn sdk_in(&self, scope: &Scope) -> Result<SdkConfig, Refusal> {
         self.admits(scope)?;
         let in_region = |sdk: SdkConfig| {
             if Some(scope.region.as_str()) == sdk.region().map(|r| r.as_ref()) {
@@ -314,11 +214,7 @@ impl Members {
                 if let Some(id) = &self.config.external_id {
                     builder = builder.external_id(id);
                 }
-                let made = SharedCredentialsProvider::new(Remembered {
-                    role: builder.build().await,
-                    last: Mutex::new(None),
-                    renewing: tokio::sync::Mutex::new(()),
-                });
+                let made = SharedCredentialsProvider::new(Remembered::new(builder.build().await));
                 self.roles
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -351,59 +247,6 @@ fn refusal_of(role: &str, e: &CredentialsError) -> Refusal {
             Refusal::CannotAssume { role, error }
         }
         _ => Refusal::Unreachable { role, error },
-    }
-}
-
-/// Clients of one kind for every scope acted in, each built once per process.
-pub struct PerScope<C> {
-    members: Arc<Members>,
-    make: fn(&SdkConfig) -> C,
-    built: Mutex<HashMap<Scope, C>>,
-}
-
-impl<C: Clone> PerScope<C> {
-    /// The home scope's clients are built now, from `sdk`.
-    pub fn new(members: Arc<Members>, sdk: &SdkConfig, make: fn(&SdkConfig) -> C) -> Self {
-        let home = HashMap::from([(members.home().clone(), make(sdk))]);
-        Self {
-            members,
-            make,
-            built: Mutex::new(home),
-        }
-    }
-
-    /// The clients that act in `scope`, or why Tourniquet may not act there.
-    pub async fn get(&self, scope: &Scope) -> Result<C, Refusal> {
-        if let Some(c) = self.built.lock().ok().and_then(|b| b.get(scope).cloned()) {
-            return Ok(c);
-        }
-        let sdk = self.members.reach(scope).await?;
-        let clients = (self.make)(&sdk);
-        if let Ok(mut built) = self.built.lock() {
-            built.insert(scope.clone(), clients.clone());
-        }
-        Ok(clients)
-    }
-
-    /// The home scope's clients.
-    pub fn home(&self) -> C {
-        let home = self.members.home();
-        match self.built.lock().ok().and_then(|b| b.get(home).cloned()) {
-            Some(c) => c,
-            None => (self.make)(&self.members.base),
-        }
-    }
-
-    pub fn members(&self) -> &Members {
-        &self.members
-    }
-}
-
-impl<C> std::fmt::Debug for PerScope<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PerScope")
-            .field("home", self.members.home())
-            .finish_non_exhaustive()
     }
 }
 
@@ -504,7 +347,7 @@ mod tests {
     fn an_event_is_in_its_account_and_region_and_a_finding_where_it_says() {
         let finding = |account: &str| {
             let mut event: serde_json::Value = serde_json::from_str(include_str!(
-                "../../events/isolate-instance/guardduty-finding.json"
+                "../../../events/isolate-instance/guardduty-finding.json"
             ))
             .unwrap();
             event["account"] = "111111111111".into();

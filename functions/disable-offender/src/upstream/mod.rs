@@ -11,6 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tourniquet::errors::sdk_message;
 
+mod disabler;
+
 /// How far around the session's creation the `AssumeRole` record is looked for.
 const AROUND_SECS: i64 = 300;
 /// Pages of `AssumeRole` events read at most (LookupEvents allows 2 requests a second).

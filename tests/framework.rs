@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use tourniquet::errors::AwsError;
 use tourniquet::events::fields;
 use tourniquet::pipeline::{HandleError, handle};
 use tourniquet::safeguard::{Safeguard, SafeguardPolicy, SlotDecision};
@@ -87,7 +88,7 @@ impl Remediation for Probe {
             .instance_ids(&case.resource)
             .send()
             .await
-            .map_err(|e| VerifyError(e.to_string()))?;
+            .map_err(|e| AwsError::of("DescribeInstances", &e))?;
         let tags: Vec<(String, String)> = out
             .reservations()
             .iter()

@@ -11,7 +11,7 @@
 //!
 //! One inline policy per role lists every instance isolated on it: a policy per instance
 //! would fill the role's 10,240-character inline quota after about 40 isolations, and every
-//! later deny would fail. The policy is read, extended and written back under a short hold
+//! later deny would fail. The policy is read, extended and written back under a short turn
 //! in history, then read back, so two isolations on one role never drop each other's
 //! instance.
 
@@ -27,12 +27,12 @@ use serde_json::{Value, json};
 
 /// The inline policy that isolates instances, one per role.
 pub const POLICY_NAME: &str = "tourniquet-isolate";
-/// Each role's policy is rewritten under a hold this long at most.
-const HOLD: Duration = Duration::from_secs(20);
+/// Each role's policy is rewritten during a turn this long at most.
+const TURN: Duration = Duration::from_secs(20);
 /// Tries to see our instance in the policy read back.
 const TRIES: u32 = 10;
-/// Tries to take the hold, 200 ms apart: isolations on one role queue for up to 6 s.
-const HOLD_TRIES: u32 = 30;
+/// Tries to take the turn, 200 ms apart: isolations on one role queue for up to 6 s.
+const TURN_TRIES: u32 = 30;
 const PAUSE: Duration = Duration::from_millis(200);
 const STEP: &str = "role-deny";
 
@@ -118,15 +118,15 @@ async fn extend(iam: &Client, role: &str, instance_arn: &str) -> Result<bool, St
     Ok(current(iam, role).await?.contains(instance_arn))
 }
 
-/// The deny on one role, under the role's hold. disable-offender answers an offense made
+/// The deny on one role, in the role's turn. disable-offender answers an offense made
 /// with an instance's credentials with this same deny, so both write one policy per role.
 pub async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: &str) -> Step {
-    // Role names repeat across accounts: the hold names the instance's account too.
+    // Role names repeat across accounts: the turn names the instance's account too.
     let account = crate::arn::Arn::parse(instance_arn).map_or("", |a| a.account);
     let name = format!("role-policy#{account}/{role}");
-    // History down: it goes on without the hold; the read-back still checks.
-    let held = history
-        .hold_in_turn(&name, instance_arn, HOLD, HOLD_TRIES, PAUSE)
+    // History down: it goes on without its turn; the read-back still checks.
+    let my_turn = history
+        .wait_turn(&name, instance_arn, TURN, TURN_TRIES, PAUSE)
         .await;
     let mut outcome = Err(format!(
         "{instance_arn} not seen in the policy after {TRIES} writes"
@@ -144,8 +144,8 @@ pub async fn deny_on(iam: &Client, history: &History, role: &str, instance_arn: 
             }
         }
     }
-    if held && let Err(e) = history.unhold(&name, instance_arn).await {
-        tracing::warn!(error = %e, "could not give the role policy hold back; it runs out");
+    if my_turn && let Err(e) = history.end_turn(&name, instance_arn).await {
+        tracing::warn!(error = %e, "could not end the role policy turn; it runs out");
     }
     match outcome {
         Ok(()) => Step::ok(

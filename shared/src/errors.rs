@@ -23,3 +23,24 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     }
     msg
 }
+
+/// An AWS call that failed or went unanswered: its operation, and the service's own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn of<E, R>(operation: &'static str, err: &SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        Self {
+            operation,
+            message: sdk_message(err),
+        }
+    }
+}

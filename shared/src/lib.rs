@@ -30,8 +30,8 @@ pub mod trust;
 
 pub use config::Env;
 pub use contract::{
-    Case, Context, Intake, IntakeError, Outcome, Remediation, Step, Subject, Summary, Verdict,
-    VerifyError,
+    Case, Context, Intake, IntakeError, Outcome, Remediation, Step, Subject, Summary, Unavailable,
+    Verdict, VerifyError,
 };
 pub use events::{Principal, Trigger};
 pub use framework::Framework;

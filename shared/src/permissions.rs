@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 /// The IAM actions one step needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Needs {
+    /// The step's own name, as its line in a notification starts (`session-deny`); a read
+    /// that is no step of its own is named by its stage (`verify`, `intake`, `audit`).
     pub step: &'static str,
     pub actions: &'static [&'static str],
 }
@@ -15,7 +17,7 @@ pub struct Needs {
 /// What the framework itself calls for every function: its history, its topic, its key.
 pub const FRAMEWORK: &[Needs] = &[
     Needs {
-        step: "history: incident locks, records, safeguard slots, baselines, holds",
+        step: "history",
         actions: &[
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -29,7 +31,7 @@ pub const FRAMEWORK: &[Needs] = &[
         actions: &["sns:Publish"],
     },
     Needs {
-        step: "the stack's key, for the table and the topic",
+        step: "stack-key",
         actions: &["kms:Decrypt", "kms:GenerateDataKey"],
     },
 ];
@@ -37,7 +39,7 @@ pub const FRAMEWORK: &[Needs] = &[
 /// What a function that acts in member accounts calls to reach one (`MEMBER_ROLE_NAME`);
 /// granted only in an organization. The member role grants the function's other steps.
 pub const MEMBER_ACCESS: Needs = Needs {
-    step: "act in a member account through its member role",
+    step: "reach",
     actions: &["sts:AssumeRole"],
 };
 

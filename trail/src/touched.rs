@@ -5,7 +5,7 @@
 
 use aws_sdk_cloudtrail::Client;
 use serde_json::Value;
-use tourniquet::errors::sdk_message;
+use tourniquet::errors::AwsError;
 use tourniquet::events::ApiCall;
 use tourniquet::own;
 
@@ -37,13 +37,13 @@ pub fn touches(call: &ApiCall, bucket: Option<&str>, key: Option<&str>) -> bool 
 }
 
 /// The trails homed in this region whose bucket or key the call names.
-pub async fn trails_touched(ct: &Client, call: &ApiCall) -> Result<Vec<TrailRef>, String> {
+pub async fn trails_touched(ct: &Client, call: &ApiCall) -> Result<Vec<TrailRef>, AwsError> {
     let out = ct
         .describe_trails()
         .include_shadow_trails(false)
         .send()
         .await
-        .map_err(|e| format!("DescribeTrails: {}", sdk_message(&e)))?;
+        .map_err(|e| AwsError::of("DescribeTrails", &e))?;
     Ok(out
         .trail_list()
         .iter()

@@ -8,18 +8,18 @@ use tourniquet::members::Scope;
 use tourniquet::{Context, Step, Verdict, VerifyError};
 
 use crate::Disabler;
+use crate::clients::Clients;
 use crate::instance::{self, Found, Instance};
 use crate::offender::Offender;
 use crate::offense::Offense;
 use crate::plan::{Disable, Plan, Planned, disable};
-use crate::reach::Reach;
 
 impl Disabler {
     /// An instance's session: confirmed with EC2 and IAM, answered on the instance. A session
     /// only named like an instance, of no such instance, is a role session like any other.
     pub(crate) async fn plan_instance(
         &self,
-        r: &Reach,
+        r: &Clients,
         ctx: &Context<'_>,
         offender: &Offender,
         offense: &Offense,
@@ -34,7 +34,7 @@ impl Disabler {
             delivered,
         } = offender
         else {
-            return Err(VerifyError(format!(
+            return Err(VerifyError::Mismatch(format!(
                 "{} is not an instance's session",
                 offender.key()
             )));
@@ -77,7 +77,7 @@ impl Disabler {
     /// of the call.
     async fn confirm_instance(
         &self,
-        r: &Reach,
+        r: &Clients,
         offense: &Offense,
         session_arn: &str,
         instance_id: &str,
@@ -86,10 +86,10 @@ impl Disabler {
         let account = tourniquet::arn::Arn::parse(session_arn).map_or("", |a| a.account);
         let region = offense.region.clone();
         let ec2 = self
-            .reach
+            .clients
             .get(&Scope::new(account, &region))
             .await
-            .map_err(|e| VerifyError(e.to_string()))?;
+            .map_err(VerifyError::from)?;
         instance::confirm(
             &ec2.ec2,
             &r.iam,
@@ -99,14 +99,14 @@ impl Disabler {
             &self.config.taint_key,
         )
         .await
-        .map_err(VerifyError)
+        .map_err(VerifyError::read)
     }
 
     /// EC2 delivered the credentials, to an instance not found where the call was made: every
     /// session of the instance carries its id as the session name.
     async fn plan_unconfirmed(
         &self,
-        r: &Reach,
+        r: &Clients,
         offender: &Offender,
         role_name: &str,
         user_id: &str,
@@ -127,7 +127,7 @@ impl Disabler {
     /// name, and a person isolates the instance.
     pub(crate) async fn answer_instance_session(
         &self,
-        r: &Reach,
+        r: &Clients,
         disable: &Disable,
         role_name: &str,
         user_id: &str,
@@ -153,7 +153,7 @@ impl Disabler {
     /// account and region.
     async fn answer_on_instance(
         &self,
-        r: &Reach,
+        r: &Clients,
         role_name: &str,
         inst: &Instance,
         reason: &str,
@@ -162,7 +162,7 @@ impl Disabler {
             tourniquet::arn::Arn::parse(&inst.arn).map_or("", |a| a.account),
             &inst.region,
         );
-        let ec2 = match self.reach.get(&scope).await {
+        let ec2 = match self.clients.get(&scope).await {
             Ok(there) => there.ec2,
             Err(e) => {
                 return vec![Step::critical(

@@ -94,13 +94,11 @@ impl Disabler {
         call: &ApiCall,
     ) -> Result<Weakening, IntakeError> {
         let r = self
-            .reach
+            .clients
             .get(&self.members.scope_of(trigger))
             .await
-            .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
-        let trails = touched::trails_touched(&r.cloudtrail, call)
-            .await
-            .map_err(IntakeError::Unavailable)?;
+            .map_err(|e| IntakeError::Unavailable(e.into()))?;
+        let trails = touched::trails_touched(&r.cloudtrail, call).await?;
         let found = tourniquet_trail::weakenings_of(&call.event_name, &call.request_parameters);
         if trails.is_empty() || found.is_empty() {
             return Ok(Err(format!(

@@ -13,6 +13,7 @@
 //! (`user`, `session`, `instance_session`, with `upstream` for whoever assumed a role); act
 //! carries out that plan in the same modules.
 
+mod clients;
 pub mod config;
 pub mod instance;
 mod instance_session;
@@ -23,7 +24,6 @@ mod offense;
 pub mod permissions;
 mod plan;
 pub mod policy;
-mod reach;
 mod session;
 pub mod upstream;
 mod user;
@@ -31,24 +31,25 @@ mod verify;
 
 use std::sync::Arc;
 
-use tourniquet::members::{Members, PerScope};
+use tourniquet::history::HistoryError;
+use tourniquet::members::{Members, PerScope, Refusal};
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Remediation, Step, Trigger, Verdict, VerifyError,
 };
 
+pub use clients::Clients;
 pub use config::{DisableConfig, RoleDisableMode};
 pub use offender::Offender;
 pub use offense::Offense;
 pub use plan::Disable;
-pub use reach::Reach;
 
 pub const FUNCTION: &str = "disable-offender";
 
 /// The disable-offender remediation.
 pub struct Disabler {
     /// Per account acted in; the function's own built at cold start.
-    reach: PerScope<Reach>,
+    clients: PerScope<Clients>,
     members: Arc<Members>,
     config: DisableConfig,
     safeguard: Safeguard,
@@ -59,7 +60,7 @@ pub struct Disabler {
 impl Disabler {
     pub fn new(fw: &Framework, config: DisableConfig) -> Self {
         Self {
-            reach: PerScope::new(fw.members.clone(), &fw.sdk, Reach::new),
+            clients: PerScope::new(fw.members.clone(), &fw.sdk, Clients::new),
             members: fw.members.clone(),
             safeguard: fw.safeguard(config.safeguard),
             history: fw.history.clone(),
@@ -70,9 +71,9 @@ impl Disabler {
 
     /// The clients of the account an offender's ARN names (IAM is global: the function's
     /// own region serves).
-    async fn reach_for(&self, key: &str) -> Result<Reach, String> {
+    async fn clients_for(&self, key: &str) -> Result<Clients, Refusal> {
         let scope = self.members.scope_of_key(key);
-        self.reach.get(&scope).await.map_err(|e| e.to_string())
+        self.clients.get(&scope).await
     }
 }
 
@@ -115,7 +116,7 @@ impl Remediation for Disabler {
         ctx: &Context<'_>,
         case: &Case<Offense>,
         _: &Verdict<Disable>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HistoryError> {
         offense::record(&self.history, self.config.offense_window, ctx, &case.target).await
     }
 
@@ -131,7 +132,7 @@ impl Remediation for Disabler {
     }
 
     async fn act(&self, _: &Context<'_>, case: &Case<Offense>, disable: &Disable) -> Vec<Step> {
-        let r = match self.reach_for(disable.offender.key()).await {
+        let r = match self.clients_for(disable.offender.key()).await {
             Ok(r) => r,
             Err(e) => return vec![Step::critical("reach", format!("NOTHING disabled: {e}"))],
         };

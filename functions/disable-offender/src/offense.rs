@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use tourniquet::history::HistoryError;
 use tourniquet::history::{History, OffenseRecord};
 use tourniquet::time::rfc3339;
 use tourniquet::{Context, Principal, Severity, Verdict, VerifyError};
@@ -66,7 +67,7 @@ pub(crate) async fn tally(
     let mut offenses = history
         .offenses_since(key, since)
         .await
-        .map_err(|e| VerifyError(e.to_string()))?;
+        .map_err(VerifyError::from)?;
     // This delivery counts whether or not its record (the record stage) is written yet.
     if !offenses.iter().any(|o| o.delivery_id == ctx.delivery_id) {
         offenses.push(OffenseRecord {
@@ -101,7 +102,7 @@ pub(crate) async fn record(
     window: Duration,
     ctx: &Context<'_>,
     offense: &Offense,
-) -> Result<(), String> {
+) -> Result<(), HistoryError> {
     let key = Offender::of(&offense.principal).key().to_owned();
     history
         .record_offense(
@@ -113,7 +114,6 @@ pub(crate) async fn record(
             window,
         )
         .await
-        .map_err(|e| e.to_string())
 }
 
 fn history_lines(offenses: &[OffenseRecord]) -> String {

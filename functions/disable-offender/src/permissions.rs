@@ -5,35 +5,43 @@ use tourniquet::permissions::Needs;
 
 pub const PERMISSIONS: &[Needs] = &[
     tourniquet::permissions::MEMBER_ACCESS,
+    // Whether an S3 or KMS call names a trail's bucket or key.
     Needs {
-        step: "disable a user: its keys inactive, a deny-all policy",
+        step: "intake",
+        actions: &["cloudtrail:DescribeTrails"],
+    },
+    // The live check: the user and its keys, the role and its policy, an instance with its role, who assumed the role (CloudTrail's record of AssumeRole).
+    Needs {
+        step: "verify",
         actions: &[
             "iam:ListAccessKeys",
-            "iam:UpdateAccessKey",
             "iam:GetUserPolicy",
-            "iam:PutUserPolicy",
-        ],
-    },
-    Needs {
-        step: "deny a role's sessions",
-        actions: &["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"],
-    },
-    Needs {
-        step: "an instance's session: the instance confirmed with its role, its credentials \
-               denied (the role actions above), the instance tainted",
-        actions: &[
+            "iam:GetRole",
+            "iam:GetRolePolicy",
             "ec2:DescribeInstances",
             "iam:GetInstanceProfile",
-            "ec2:CreateTags",
+            "cloudtrail:LookupEvents",
         ],
     },
     Needs {
-        step: "find who assumed the role, in CloudTrail's record of AssumeRole",
-        actions: &["cloudtrail:LookupEvents"],
+        step: "deactivate",
+        actions: &["iam:UpdateAccessKey"],
     },
     Needs {
-        step: "whether an S3 or KMS call names a trail's bucket or key",
-        actions: &["cloudtrail:DescribeTrails"],
+        step: "deny-all",
+        actions: &["iam:PutUserPolicy"],
+    },
+    Needs {
+        step: "revoke-sessions",
+        actions: &["iam:PutRolePolicy"],
+    },
+    Needs {
+        step: "session-deny",
+        actions: &["iam:PutRolePolicy"],
+    },
+    Needs {
+        step: "taint",
+        actions: &["ec2:CreateTags"],
     },
 ];
 

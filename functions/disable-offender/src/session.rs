@@ -16,13 +16,13 @@ use tourniquet::time::rfc3339;
 use tourniquet::{Context, Step, Verdict, VerifyError};
 
 use crate::Disabler;
+use crate::clients::Clients;
 use crate::config::RoleDisableMode;
 use crate::message::user_undo;
 use crate::offender::Offender;
 use crate::offense::Offense;
 use crate::plan::{Disable, Plan, Planned, disable};
 use crate::policy;
-use crate::reach::Reach;
 use crate::upstream::Upstream;
 
 impl Disabler {
@@ -30,7 +30,7 @@ impl Disabler {
     /// decides, with the offenses in the window, how wide the deny is.
     pub(crate) async fn plan_role(
         &self,
-        r: &Reach,
+        r: &Clients,
         ctx: &Context<'_>,
         offender: &Offender,
         offense: &Offense,
@@ -40,7 +40,7 @@ impl Disabler {
             role_name, user_id, ..
         } = offender
         else {
-            return Err(VerifyError(format!(
+            return Err(VerifyError::Mismatch(format!(
                 "{} is not a role session",
                 offender.key()
             )));
@@ -70,7 +70,7 @@ impl Disabler {
     /// Every session of the role issued before now.
     async fn plan_revoke(
         &self,
-        r: &Reach,
+        r: &Clients,
         ctx: &Context<'_>,
         offender: &Offender,
         role_name: &str,
@@ -78,7 +78,7 @@ impl Disabler {
         let Some(cutoff) = self
             .live_revocation(r, role_name)
             .await
-            .map_err(VerifyError)?
+            .map_err(VerifyError::read)?
         else {
             return Ok(Planned::Done(Verdict::NothingToDo(format!(
                 "role {role_name} no longer exists"
@@ -124,7 +124,7 @@ impl Disabler {
     /// The offending session alone (`aws:userid`).
     pub(crate) async fn plan_session(
         &self,
-        r: &Reach,
+        r: &Clients,
         offender: &Offender,
         role_name: &str,
         user_id: &str,
@@ -132,7 +132,7 @@ impl Disabler {
         match self
             .live_role(r, role_name, user_id)
             .await
-            .map_err(VerifyError)?
+            .map_err(VerifyError::read)?
         {
             None => {
                 return Ok(Planned::Done(Verdict::NothingToDo(format!(
@@ -163,7 +163,7 @@ impl Disabler {
     /// Whether the session is denied already (`Some(true)`); `None` when the role is gone.
     async fn live_role(
         &self,
-        r: &Reach,
+        r: &Clients,
         role: &str,
         user_id: &str,
     ) -> Result<Option<bool>, String> {
@@ -190,7 +190,7 @@ impl Disabler {
     /// The cutoff of the role's revoke policy, if it has one; `None` when the role is gone.
     async fn live_revocation(
         &self,
-        r: &Reach,
+        r: &Clients,
         role: &str,
     ) -> Result<Option<Option<String>>, String> {
         match r
@@ -214,7 +214,7 @@ impl Disabler {
     }
 
     /// Every session of the role issued before `cutoff`, whatever its name.
-    async fn revoke_sessions(&self, r: &Reach, role: &str, cutoff: &str) -> Vec<Step> {
+    async fn revoke_sessions(&self, r: &Clients, role: &str, cutoff: &str) -> Vec<Step> {
         let result = r
             .iam
             .put_role_policy()
@@ -236,7 +236,12 @@ impl Disabler {
     }
 
     /// The offending session alone (`aws:userid`).
-    pub(crate) async fn disable_session(&self, r: &Reach, role: &str, user_id: &str) -> Vec<Step> {
+    pub(crate) async fn disable_session(
+        &self,
+        r: &Clients,
+        role: &str,
+        user_id: &str,
+    ) -> Vec<Step> {
         let name = policy::session_policy_name(user_id);
         let result = r
             .iam
@@ -259,7 +264,7 @@ impl Disabler {
     /// assumed the role, at once.
     pub(crate) async fn disable_role_session(
         &self,
-        r: &Reach,
+        r: &Clients,
         disable: &Disable,
         role_name: &str,
         user_id: &str,

@@ -9,12 +9,12 @@ use tourniquet::errors::sdk_message;
 use tourniquet::{Principal, Severity, Step, Verdict, VerifyError};
 
 use crate::Disabler;
+use crate::clients::Clients;
 use crate::message::user_undo;
 use crate::offender::Offender;
 use crate::offense::Offense;
 use crate::plan::{Disable, Plan, Planned, disable};
 use crate::policy;
-use crate::reach::Reach;
 
 /// An IAM user as IAM has it now.
 pub(crate) struct LiveUser {
@@ -30,12 +30,12 @@ impl Disabler {
     /// the record names is one of the user's.
     pub(crate) async fn plan_user(
         &self,
-        r: &Reach,
+        r: &Clients,
         offender: &Offender,
         offense: &Offense,
         name: &str,
     ) -> Result<Planned, VerifyError> {
-        let Some(live) = self.live_user(r, name).await.map_err(VerifyError)? else {
+        let Some(live) = self.live_user(r, name).await.map_err(VerifyError::read)? else {
             return Ok(Planned::Done(Verdict::NothingToDo(format!(
                 "user {name} no longer exists"
             ))));
@@ -90,7 +90,7 @@ impl Disabler {
     /// The user's live state; `None` when it does not exist.
     pub(crate) async fn live_user(
         &self,
-        r: &Reach,
+        r: &Clients,
         name: &str,
     ) -> Result<Option<LiveUser>, String> {
         let (keys, policy) = tokio::join!(
@@ -128,7 +128,7 @@ impl Disabler {
     }
 
     /// Every active key of the user set inactive, and the deny-all attached, at once.
-    pub(crate) async fn disable_user(&self, r: &Reach, name: &str, keys: &[String]) -> Vec<Step> {
+    pub(crate) async fn disable_user(&self, r: &Clients, name: &str, keys: &[String]) -> Vec<Step> {
         let deactivate = join_all(keys.iter().map(|key| async move {
             let step = format!("deactivate key {key}");
             match r

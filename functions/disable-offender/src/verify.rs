@@ -6,11 +6,11 @@ use tourniquet::exempt::PrincipalExemption;
 use tourniquet::{Case, Context, Subject, Verdict, VerifyError};
 
 use crate::Disabler;
+use crate::clients::Clients;
 use crate::message::{follow_up, identity_center_notice};
 use crate::offender::Offender;
 use crate::offense::{self, Offense, Tally};
 use crate::plan::{Disable, Plan, Planned};
-use crate::reach::Reach;
 use crate::user;
 
 impl Disabler {
@@ -22,7 +22,7 @@ impl Disabler {
     ) -> Result<Verdict<Disable>, VerifyError> {
         let offender = Offender::of(&case.target.principal);
         let key = offender.key();
-        let r = &self.reach_for(key).await.map_err(VerifyError)?;
+        let r = &self.clients_for(key).await?;
         let tally = offense::tally(&self.history, &self.config, key, ctx, &case.target).await?;
         if let Some(allowed) = tally.allowed(key) {
             return Ok(allowed);
@@ -60,7 +60,7 @@ impl Disabler {
     /// What the offender's kind calls for, over the limit.
     async fn plan_kind(
         &self,
-        r: &Reach,
+        r: &Clients,
         ctx: &Context<'_>,
         offender: &Offender,
         offense: &Offense,

@@ -1,6 +1,8 @@
 //! The hourly audit: every resource the guard watches is checked, whether or not an event
 //! told of it, and the rules and functions found as deployed are recorded.
 
+use tourniquet::Unavailable;
+use tourniquet::history::HistoryError;
 use tourniquet::own::Own;
 use tourniquet::{Case, Context, Intake, IntakeError, Verdict};
 
@@ -17,7 +19,7 @@ impl Guard {
             rules::delivering_to(&self.events, &own.functions),
             self.history.baselines(rules::BASELINE)
         );
-        let mut names = delivering.map_err(IntakeError::Unavailable)?;
+        let mut names = delivering.map_err(Unavailable::Read)?;
         // A rule history knows is watched even when it delivers nowhere now.
         names.extend(recorded.unwrap_or_default().into_iter().map(|(n, _)| n));
         names.sort();
@@ -49,7 +51,7 @@ impl Guard {
         ctx: &Context<'_>,
         case: &Case<Own>,
         verdict: &Verdict<Disarmed>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HistoryError> {
         let Verdict::Healthy { known_good, .. } = verdict else {
             return Ok(());
         };
@@ -61,6 +63,5 @@ impl Guard {
         self.history
             .put_baseline(kind, name, known_good, ctx.now)
             .await
-            .map_err(|e| e.to_string())
     }
 }

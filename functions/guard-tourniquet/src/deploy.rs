@@ -78,7 +78,10 @@ impl Guard {
             // A rule the deploy removed is recorded as removed, so that the audit does not
             // put it back (a record that is no rule reads as none).
             Own::Rule(name) => deployed(Some(
-                match rules::read(&self.events, name).await.map_err(VerifyError)? {
+                match rules::read(&self.events, name)
+                    .await
+                    .map_err(VerifyError::read)?
+                {
                     Some(rule) => json!(rule),
                     None => json!({"removed_by_a_deploy": true}),
                 },
@@ -86,7 +89,7 @@ impl Guard {
             Own::Function(name) => deployed(
                 lambdas::read(&self.lambda, name)
                     .await
-                    .map_err(VerifyError)?
+                    .map_err(VerifyError::read)?
                     .map(|f| json!(f)),
             ),
             _ => deployed(None),

@@ -29,6 +29,7 @@ mod watched;
 
 use aws_config::SdkConfig;
 use tourniquet::history::History;
+use tourniquet::history::HistoryError;
 use tourniquet::own::Own;
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
@@ -136,7 +137,7 @@ impl Remediation for Guard {
         ctx: &Context<'_>,
         case: &Case<Own>,
         verdict: &Verdict<Disarmed>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HistoryError> {
         self.record_as_deployed(ctx, case, verdict).await
     }
 

@@ -4,42 +4,48 @@
 use tourniquet::permissions::Needs;
 
 pub const PERMISSIONS: &[Needs] = &[
+    // The live check and the hourly audit: the rules, functions and keys; whether a call through CloudFormation is this stack's deploy; the table and the topic.
     Needs {
-        step: "read Tourniquet's rules and put them back",
+        step: "verify",
         actions: &[
             "events:ListRuleNamesByTarget",
             "events:DescribeRule",
             "events:ListTargetsByRule",
-            "events:EnableRule",
-            "events:PutRule",
-            "events:PutTargets",
+            "lambda:GetFunctionConfiguration",
+            "lambda:GetFunctionConcurrency",
+            "kms:DescribeKey",
+            "kms:GetKeyPolicy",
+            "cloudformation:DescribeStacks",
+            "dynamodb:DescribeTable",
+            "sns:GetTopicAttributes",
         ],
     },
     Needs {
-        step: "read Tourniquet's functions and restore their concurrency",
+        step: "put-rule",
+        actions: &["events:PutRule"],
+    },
+    Needs {
+        step: "enable-rule",
+        actions: &["events:EnableRule"],
+    },
+    Needs {
+        step: "put-targets",
+        actions: &["events:PutTargets"],
+    },
+    Needs {
+        step: "concurrency",
         actions: &[
-            "lambda:GetFunctionConfiguration",
-            "lambda:GetFunctionConcurrency",
             "lambda:PutFunctionConcurrency",
             "lambda:DeleteFunctionConcurrency",
         ],
     },
     Needs {
-        step: "read Tourniquet's keys, cancel their deletion and enable them",
-        actions: &[
-            "kms:DescribeKey",
-            "kms:GetKeyPolicy",
-            "kms:CancelKeyDeletion",
-            "kms:EnableKey",
-        ],
+        step: "cancel-key-deletion",
+        actions: &["kms:CancelKeyDeletion"],
     },
     Needs {
-        step: "whether a call through CloudFormation is this stack's deploy",
-        actions: &["cloudformation:DescribeStacks"],
-    },
-    Needs {
-        step: "whether the table and the topic are still there",
-        actions: &["dynamodb:DescribeTable", "sns:GetTopicAttributes"],
+        step: "enable-key",
+        actions: &["kms:EnableKey"],
     },
 ];
 

@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tourniquet::errors::sdk_message;
+use tourniquet::errors::AwsError;
 use tourniquet::own::{Own, function_name};
 use tourniquet::{Context, Trigger, Verdict, VerifyError};
 use tourniquet_trail::key;
@@ -63,7 +63,7 @@ impl Guard {
             rules::read(&self.events, name),
             self.recorded::<RuleRecord>(rules::BASELINE, name)
         );
-        let live = live.map_err(VerifyError)?;
+        let live = live.map_err(VerifyError::read)?;
         let ours = record.is_some()
             || live
                 .as_ref()
@@ -108,7 +108,7 @@ impl Guard {
             lambdas::read(&self.lambda, name),
             self.recorded::<FunctionRecord>(lambdas::BASELINE, name)
         );
-        let Some(live) = live.map_err(VerifyError)? else {
+        let Some(live) = live.map_err(VerifyError::read)? else {
             let mut findings = vec![format!("function {name} deleted")];
             findings.extend(Self::call_finding(ctx, own));
             return Ok(self.page(ctx, own, &findings));
@@ -166,7 +166,7 @@ impl Guard {
                 {
                     Some(format!("history table {t} deleted"))
                 }
-                Err(e) => return Err(VerifyError(format!("DescribeTable: {}", sdk_message(&e)))),
+                Err(e) => return Err(VerifyError::from(AwsError::of("DescribeTable", &e))),
             },
             Own::Topic(t) => match self.sns.get_topic_attributes().topic_arn(t).send().await {
                 Ok(_) => None,
@@ -177,10 +177,7 @@ impl Guard {
                     Some(format!("alert topic {t} deleted: notifications go nowhere"))
                 }
                 Err(e) => {
-                    return Err(VerifyError(format!(
-                        "GetTopicAttributes: {}",
-                        sdk_message(&e)
-                    )));
+                    return Err(AwsError::of("GetTopicAttributes", &e).into());
                 }
             },
             _ => None,

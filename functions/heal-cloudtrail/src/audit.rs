@@ -4,13 +4,16 @@
 
 use futures_util::future::join_all;
 use serde_json::Value;
-use tourniquet::errors::sdk_message;
+use tourniquet::Unavailable;
+use tourniquet::errors::AwsError;
 use tourniquet::history::History;
 use tourniquet::members::Scope;
 use tourniquet::{Case, Intake, IntakeError};
 use tourniquet_trail::{TrailConfig, TrailRef, touched};
 
-use crate::reach::Reaches;
+use tourniquet::members::PerScope;
+
+use crate::clients::Clients;
 use crate::store;
 use crate::trail::BASELINE;
 use crate::watched::Watched;
@@ -19,11 +22,11 @@ use crate::watched::Watched;
 /// every event data store: of this account, and in an organization of every account of
 /// `MEMBER_ACCOUNTS`. An account that cannot be reached is skipped and said.
 pub async fn audit(
-    reaches: &Reaches,
+    clients: &PerScope<Clients>,
     history: &History,
     region: &str,
 ) -> Result<Intake<Watched>, IntakeError> {
-    let members = reaches.members();
+    let members = clients.members();
     let home = members.home().clone();
     let mut scopes = vec![home.clone()];
     if members.organization() {
@@ -35,7 +38,7 @@ pub async fn audit(
                 .map(|a| Scope::new(a.clone(), home.region.clone())),
         );
     }
-    let audits = join_all(scopes.iter().map(|s| audit_in(reaches, history, region, s))).await;
+    let audits = join_all(scopes.iter().map(|s| audit_in(clients, history, region, s))).await;
     let mut cases = Vec::new();
     let mut skipped = Vec::new();
     for (scope, audit) in scopes.iter().zip(audits) {
@@ -66,24 +69,24 @@ pub async fn audit(
 
 /// The audit of one account.
 async fn audit_in(
-    reaches: &Reaches,
+    clients: &PerScope<Clients>,
     history: &History,
     region: &str,
     scope: &Scope,
 ) -> Result<Intake<Watched>, IntakeError> {
-    let reach = reaches.of(scope).await.map_err(IntakeError::Unavailable)?;
+    let account = clients.get(scope).await?;
     let (live, baselines, stores) = tokio::join!(
-        reach
+        account
             .client
             .describe_trails()
             .include_shadow_trails(false)
             .send(),
         history.baselines(BASELINE),
-        store::list(&reach.client, region)
+        store::list(&account.client, region)
     );
     let live =
-        live.map_err(|e| IntakeError::Unavailable(format!("DescribeTrails: {}", sdk_message(&e))))?;
-    let baselines = baselines.map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        live.map_err(|e| IntakeError::from(Unavailable::from(AwsError::of("DescribeTrails", &e))))?;
+    let baselines = baselines.map_err(|e| IntakeError::Unavailable(e.into()))?;
     let trails = trails_of(live.trail_list(), baselines, region, &scope.account);
     let mut cases: Vec<Case<Watched>> = trails
         .into_iter()
@@ -98,7 +101,7 @@ async fn audit_in(
     };
     match (cases.is_empty(), unlisted) {
         (true, None) => Ok(Intake::Ignore("no trail in this region".into())),
-        (true, Some(e)) => Err(IntakeError::Unavailable(e)),
+        (true, Some(e)) => Err(IntakeError::Unavailable(Unavailable::Read(e))),
         (false, None) => Ok(Intake::Cases(cases)),
         (false, Some(skipped)) => Ok(Intake::Some { cases, skipped }),
     }

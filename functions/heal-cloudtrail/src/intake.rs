@@ -6,7 +6,9 @@ use tourniquet::members::Scope;
 use tourniquet::{Intake, IntakeError, Trigger};
 use tourniquet_trail::{TrailRef, touched};
 
-use crate::reach::Reaches;
+use tourniquet::members::PerScope;
+
+use crate::clients::Clients;
 use crate::store::{self, StoreRef};
 use crate::watched::Watched;
 
@@ -33,7 +35,7 @@ fn elsewhere(arn: &str, envelope: &Envelope) -> Option<Intake<Watched>> {
 
 /// The trails whose bucket or key an S3 or KMS call names.
 pub async fn trails_of_delivery_call(
-    reaches: &Reaches,
+    clients: &PerScope<Clients>,
     call: &ApiCall,
     scope: &Scope,
 ) -> Result<Intake<Watched>, IntakeError> {
@@ -43,10 +45,8 @@ pub async fn trails_of_delivery_call(
             call.event_name
         )));
     }
-    let reach = reaches.of(scope).await.map_err(IntakeError::Unavailable)?;
-    let trails = touched::trails_touched(&reach.client, call)
-        .await
-        .map_err(IntakeError::Unavailable)?;
+    let account = clients.get(scope).await?;
+    let trails = touched::trails_touched(&account.client, call).await?;
     if trails.is_empty() {
         return Ok(Intake::Ignore(format!(
             "{} names no trail's bucket or key",

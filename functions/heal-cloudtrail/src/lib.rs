@@ -8,29 +8,30 @@
 //! The stages, each in its own module: `intake` finds the trails and stores an event names,
 //! `audit` every one of them, daily; `verify` reads a trail (`trail`) or a store (`store`)
 //! and judges it against its baseline without I/O; `trail` (with `bucket`) and `store` put
-//! back what differs. `reach` holds each account's clients; `watched` what is watched and
+//! back what differs. `clients` holds each account's clients; `watched` what is watched and
 //! what healing it takes.
 
 mod audit;
 pub mod bucket;
+mod clients;
 mod intake;
 pub mod permissions;
-mod reach;
 pub mod store;
 mod trail;
 mod verify;
 mod watched;
 
 use tourniquet::history::History;
+use tourniquet::history::HistoryError;
 use tourniquet::safeguard::Safeguard;
 use tourniquet::{
     Case, Context, Framework, Intake, IntakeError, Remediation, Step, Trigger, Verdict, VerifyError,
 };
 use tourniquet_trail::touched;
 
+pub use clients::Clients;
 pub use intake::TAMPERING;
-pub use reach::Reach;
-use reach::Reaches;
+use tourniquet::members::PerScope;
 pub use trail::BASELINE;
 pub use watched::{Heal, Watched};
 
@@ -39,7 +40,7 @@ pub const FUNCTION: &str = "heal-cloudtrail";
 /// The heal-cloudtrail remediation.
 pub struct Healer {
     /// Per account and region acted in; the function's own built at cold start.
-    reaches: Reaches,
+    clients: PerScope<Clients>,
     region: String,
     partition: String,
     history: History,
@@ -48,7 +49,7 @@ pub struct Healer {
 impl Healer {
     pub fn new(fw: &Framework) -> Self {
         Self {
-            reaches: Reaches::new(fw.members.clone(), &fw.sdk),
+            clients: PerScope::new(fw.members.clone(), &fw.sdk, Clients::new),
             region: fw.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             partition: fw.partition().to_owned(),
             history: fw.history.clone(),
@@ -79,10 +80,10 @@ impl Remediation for Healer {
 
     async fn intake(&self, trigger: &Trigger) -> Result<Intake<Watched>, IntakeError> {
         match trigger {
-            Trigger::Scheduled(_) => audit::audit(&self.reaches, &self.history, &self.region).await,
+            Trigger::Scheduled(_) => audit::audit(&self.clients, &self.history, &self.region).await,
             Trigger::ApiCall(_, call) if touched::is_delivery_call(call) => {
-                let scope = self.reaches.members().scope_of(trigger);
-                intake::trails_of_delivery_call(&self.reaches, call, &scope).await
+                let scope = self.clients.members().scope_of(trigger);
+                intake::trails_of_delivery_call(&self.clients, call, &scope).await
             }
             other => Ok(intake::trail_of_call(&self.partition, other)?),
         }
@@ -95,10 +96,10 @@ impl Remediation for Healer {
     ) -> Result<Verdict<Heal>, VerifyError> {
         match &case.target {
             Watched::Trail(trail) => {
-                verify::of_trail(ctx, &self.reaches, &self.history, &self.partition, trail).await
+                verify::of_trail(ctx, &self.clients, &self.history, &self.partition, trail).await
             }
             Watched::Store(store) => {
-                verify::of_store(ctx, &self.reaches, &self.history, store).await
+                verify::of_store(ctx, &self.clients, &self.history, store).await
             }
         }
     }
@@ -114,7 +115,7 @@ impl Remediation for Healer {
         ctx: &Context<'_>,
         case: &Case<Watched>,
         verdict: &Verdict<Heal>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HistoryError> {
         let Verdict::Healthy { known_good, .. } = verdict else {
             return Ok(());
         };
@@ -125,20 +126,19 @@ impl Remediation for Healer {
         self.history
             .put_baseline(kind, name, known_good, ctx.now)
             .await
-            .map_err(|e| e.to_string())
     }
 
     async fn act(&self, _: &Context<'_>, case: &Case<Watched>, heal: &Heal) -> Vec<Step> {
         match (&case.target, heal) {
             (_, Heal::Ingestion { store, live }) => {
-                match self.reaches.of_arn(&store.store_arn).await {
-                    Ok(reach) => {
-                        store::restart(&reach.client_for(&store.region), store, live).await
+                match self.clients.for_key(&store.store_arn).await {
+                    Ok(account) => {
+                        store::restart(&account.client_for(&store.region), store, live).await
                     }
-                    Err(e) => vec![Step::critical("ingestion", e)],
+                    Err(e) => vec![Step::critical("ingestion", e.to_string())],
                 }
             }
-            (Watched::Trail(trail), heal) => trail::heal(&self.reaches, trail, heal).await,
+            (Watched::Trail(trail), heal) => trail::heal(&self.clients, trail, heal).await,
             (Watched::Store(_), _) => Vec::new(),
         }
     }

@@ -5,69 +5,94 @@ use tourniquet::permissions::Needs;
 
 pub const PERMISSIONS: &[Needs] = &[
     tourniquet::permissions::MEMBER_ACCESS,
+    // The live check: the trail, its status and selectors, its bucket and key; an event data store.
     Needs {
-        step: "read the trail and its status",
+        step: "verify",
         actions: &[
             "cloudtrail:DescribeTrails",
             "cloudtrail:GetTrailStatus",
             "cloudtrail:GetEventSelectors",
-        ],
-    },
-    Needs {
-        step: "restart, restore or recreate the trail",
-        actions: &[
-            "cloudtrail:StartLogging",
-            "cloudtrail:UpdateTrail",
-            "cloudtrail:PutEventSelectors",
-            "cloudtrail:CreateTrail",
-        ],
-    },
-    Needs {
-        step: "audit event data stores and start their ingestion again",
-        actions: &[
-            "cloudtrail:ListEventDataStores",
-            "cloudtrail:GetEventDataStore",
-            "cloudtrail:StartEventDataStoreIngestion",
-            "cloudtrail:RestoreEventDataStore",
-        ],
-    },
-    Needs {
-        step: "read the trail's bucket and put it back",
-        actions: &[
             "s3:ListBucket",
             "s3:GetBucketPolicy",
-            "s3:PutBucketPolicy",
             "s3:GetLifecycleConfiguration",
-            "s3:PutLifecycleConfiguration",
             "s3:GetBucketVersioning",
-            "s3:PutBucketVersioning",
             "s3:GetBucketObjectLockConfiguration",
-            "s3:PutBucketObjectLockConfiguration",
-            "s3:CreateBucket",
-        ],
-    },
-    Needs {
-        step: "read the trail's KMS key and put it back",
-        actions: &[
             "kms:DescribeKey",
             "kms:GetKeyPolicy",
-            "kms:PutKeyPolicy",
-            "kms:EnableKey",
-            "kms:CancelKeyDeletion",
+            "cloudtrail:GetEventDataStore",
         ],
     },
     Needs {
-        step: "give the trail back its CloudWatch Logs role",
-        actions: &["iam:PassRole"],
+        step: "audit",
+        actions: &[
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:ListEventDataStores",
+        ],
     },
     Needs {
-        step: "restore or recreate an organization trail",
+        step: "start-logging",
+        actions: &["cloudtrail:StartLogging"],
+    },
+    // The trail's settings put back, its CloudWatch Logs role passed again.
+    Needs {
+        step: "update-trail",
+        actions: &["cloudtrail:UpdateTrail", "iam:PassRole"],
+    },
+    Needs {
+        step: "event-selectors",
+        actions: &["cloudtrail:PutEventSelectors"],
+    },
+    // A deleted trail made again; an organization trail needs the organization and its service-linked role.
+    Needs {
+        step: "create-trail",
         actions: &[
+            "cloudtrail:CreateTrail",
+            "iam:PassRole",
             "organizations:DescribeOrganization",
             "organizations:ListAWSServiceAccessForOrganization",
             "iam:GetRole",
             "iam:CreateServiceLinkedRole",
         ],
+    },
+    Needs {
+        step: "start-ingestion",
+        actions: &["cloudtrail:StartEventDataStoreIngestion"],
+    },
+    Needs {
+        step: "restore-store",
+        actions: &["cloudtrail:RestoreEventDataStore"],
+    },
+    Needs {
+        step: "recreate-bucket",
+        actions: &["s3:CreateBucket"],
+    },
+    Needs {
+        step: "bucket-policy",
+        actions: &["s3:PutBucketPolicy"],
+    },
+    Needs {
+        step: "lifecycle",
+        actions: &["s3:PutLifecycleConfiguration"],
+    },
+    Needs {
+        step: "versioning",
+        actions: &["s3:PutBucketVersioning"],
+    },
+    Needs {
+        step: "retention",
+        actions: &["s3:PutBucketObjectLockConfiguration"],
+    },
+    Needs {
+        step: "key-policy",
+        actions: &["kms:PutKeyPolicy"],
+    },
+    Needs {
+        step: "enable-key",
+        actions: &["kms:EnableKey"],
+    },
+    Needs {
+        step: "cancel-key-deletion",
+        actions: &["kms:CancelKeyDeletion"],
     },
 ];
 

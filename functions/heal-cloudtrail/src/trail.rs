@@ -13,17 +13,23 @@ use tourniquet::history::History;
 use tourniquet_trail::{Selectors, TrailConfig, TrailRef, key, touched};
 
 use crate::bucket;
-use crate::reach::Reaches;
+use tourniquet::members::PerScope;
+
+use crate::clients::Clients;
 use crate::watched::Heal;
 
 /// The history kind under which trail baselines are kept.
 pub const BASELINE: &str = "trail";
 
 /// The live configuration, or `None` if the trail does not exist.
-pub async fn read(reaches: &Reaches, trail: &TrailRef) -> Result<Option<TrailConfig>, String> {
-    let ct = reaches
-        .of_arn(&trail.arn)
-        .await?
+pub async fn read(
+    clients: &PerScope<Clients>,
+    trail: &TrailRef,
+) -> Result<Option<TrailConfig>, String> {
+    let ct = clients
+        .for_key(&trail.arn)
+        .await
+        .map_err(|e| e.to_string())?
         .client_for(&trail.home_region);
     let (described, status, selectors) = tokio::join!(
         ct.describe_trails()
@@ -53,21 +59,29 @@ pub async fn read(reaches: &Reaches, trail: &TrailRef) -> Result<Option<TrailCon
         Err(e) => return Err(format!("GetEventSelectors: {}", sdk_message(&e))),
     };
     let mut config = TrailConfig::from_sdk(live, trail, selectors, &status, SystemTime::now());
-    read_delivery(reaches, &mut config).await?;
+    read_delivery(clients, &mut config).await?;
     Ok(Some(config))
 }
 
 /// The trail's bucket and key, read at once.
-async fn read_delivery(reaches: &Reaches, config: &mut TrailConfig) -> Result<(), String> {
+async fn read_delivery(
+    clients: &PerScope<Clients>,
+    config: &mut TrailConfig,
+) -> Result<(), String> {
     let owner = touched::account_of(&config.trail.arn);
     let logs = bucket::log_prefix(config.prefix.as_deref());
-    let reach = reaches.of_arn(&config.trail.arn).await?;
-    let s3 = reach.s3_in(&config.trail.home_region);
+    let account = clients
+        .for_key(&config.trail.arn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let s3 = account.s3_in(&config.trail.home_region);
     let (bucket, key) = tokio::join!(
-        bucket::read(&reach.sdk, &s3, &config.bucket, &logs, owner),
+        bucket::read(&account.sdk, &s3, &config.bucket, &logs, owner),
         async {
             match &config.kms_key {
-                Some(id) => Some(key::read(&key::client_for(&reach.sdk, &reach.kms, id), id).await),
+                Some(id) => {
+                    Some(key::read(&key::client_for(&account.sdk, &account.kms, id), id).await)
+                }
                 None => None,
             }
         }
@@ -96,16 +110,16 @@ pub async fn read_baseline(
 }
 
 /// Carries out a trail's heal, in order; a store's is `store::restart`.
-pub async fn heal(reaches: &Reaches, trail: &TrailRef, heal: &Heal) -> Vec<Step> {
-    let ct = match reaches.of_arn(&trail.arn).await {
-        Ok(reach) => reach.client_for(&trail.home_region),
+pub async fn heal(clients: &PerScope<Clients>, trail: &TrailRef, heal: &Heal) -> Vec<Step> {
+    let ct = match clients.for_key(&trail.arn).await {
+        Ok(account) => account.client_for(&trail.home_region),
         Err(e) => return vec![Step::critical("reach", format!("NOTHING healed: {e}"))],
     };
     let mut steps = Vec::new();
     match heal {
         Heal::Recreate { baseline } => {
             // The bucket may be gone with the trail: claimed again first.
-            steps.extend(heal_delivery_of(reaches, baseline).await);
+            steps.extend(heal_delivery_of(clients, baseline).await);
             let created = recreate(&ct, baseline).await;
             let ok = created.ok;
             steps.push(created);
@@ -115,7 +129,7 @@ pub async fn heal(reaches: &Reaches, trail: &TrailRef, heal: &Heal) -> Vec<Step>
             }
         }
         Heal::Restore { live, baseline } => {
-            steps.extend(restore(reaches, &ct, live, baseline).await);
+            steps.extend(restore(clients, &ct, live, baseline).await);
         }
         // No baseline is written here: only the audit keeps one.
         Heal::StartLogging { live } => steps.push(start_logging(&ct, &live.trail).await),
@@ -126,7 +140,7 @@ pub async fn heal(reaches: &Reaches, trail: &TrailRef, heal: &Heal) -> Vec<Step>
 
 /// Puts back what differs from the baseline in a live trail, its bucket and key first.
 async fn restore(
-    reaches: &Reaches,
+    clients: &PerScope<Clients>,
     ct: &Client,
     live: &TrailConfig,
     baseline: &TrailConfig,
@@ -135,9 +149,9 @@ async fn restore(
     // The bucket and key the trail goes back to: the baseline's, read now when the trail
     // names others.
     if live.bucket != baseline.bucket || live.kms_key != baseline.kms_key {
-        steps.extend(heal_delivery_of(reaches, baseline).await);
+        steps.extend(heal_delivery_of(clients, baseline).await);
     } else {
-        steps.extend(heal_delivery(reaches, live, baseline).await);
+        steps.extend(heal_delivery(clients, live, baseline).await);
     }
     if !live.weakened(baseline).is_empty() {
         steps.push(restore_settings(ct, live, baseline).await);
@@ -162,35 +176,39 @@ async fn restore(
 }
 
 /// The bucket and key of `baseline`, read now, put back as it had them.
-async fn heal_delivery_of(reaches: &Reaches, baseline: &TrailConfig) -> Vec<Step> {
+async fn heal_delivery_of(clients: &PerScope<Clients>, baseline: &TrailConfig) -> Vec<Step> {
     let mut live = baseline.clone();
-    match read_delivery(reaches, &mut live).await {
-        Ok(()) => heal_delivery(reaches, &live, baseline).await,
+    match read_delivery(clients, &mut live).await {
+        Ok(()) => heal_delivery(clients, &live, baseline).await,
         Err(e) => vec![Step::critical("log-bucket", e)],
     }
 }
 
 /// Puts the bucket and the key back as the baseline had them, at once, before the trail
 /// (which `UpdateTrail` and `CreateTrail` check against them).
-async fn heal_delivery(reaches: &Reaches, live: &TrailConfig, baseline: &TrailConfig) -> Vec<Step> {
+async fn heal_delivery(
+    clients: &PerScope<Clients>,
+    live: &TrailConfig,
+    baseline: &TrailConfig,
+) -> Vec<Step> {
     let owner = touched::account_of(&baseline.trail.arn);
     let logs = bucket::log_prefix(baseline.prefix.as_deref());
-    let reach = match reaches.of_arn(&baseline.trail.arn).await {
+    let account = match clients.for_key(&baseline.trail.arn).await {
         Ok(r) => r,
-        Err(e) => return vec![Step::critical("log-bucket", e)],
+        Err(e) => return vec![Step::critical("log-bucket", e.to_string())],
     };
-    let reach = &reach;
+    let account = &account;
     let (bucket_steps, key_steps) = tokio::join!(
         async {
             match (&live.bucket_state, &baseline.bucket_state) {
-                (Some(now), Some(was)) => bucket::heal(&reach.sdk, now, was, &logs, owner).await,
+                (Some(now), Some(was)) => bucket::heal(&account.sdk, now, was, &logs, owner).await,
                 _ => Vec::new(),
             }
         },
         async {
             match (&live.key_state, &baseline.key_state) {
                 (Some(now), Some(was)) => {
-                    let kms = key::client_for(&reach.sdk, &reach.kms, &now.id);
+                    let kms = key::client_for(&account.sdk, &account.kms, &now.id);
                     key::heal(&kms, now, was).await
                 }
                 _ => Vec::new(),

@@ -7,7 +7,9 @@ use tourniquet::history::History;
 use tourniquet::{Context, Severity, Subject, Trigger, Verdict, VerifyError};
 use tourniquet_trail::{TrailConfig, TrailRef, weaknesses};
 
-use crate::reach::Reaches;
+use tourniquet::members::PerScope;
+
+use crate::clients::Clients;
 use crate::store::{self, Ingestion, StoreRef};
 use crate::trail;
 use crate::watched::Heal;
@@ -15,16 +17,16 @@ use crate::watched::Heal;
 /// A trail's verdict, from its live configuration and its baseline, read at once.
 pub async fn of_trail(
     ctx: &Context<'_>,
-    reaches: &Reaches,
+    clients: &PerScope<Clients>,
     history: &History,
     partition: &str,
     trail: &TrailRef,
 ) -> Result<Verdict<Heal>, VerifyError> {
     let (live, baseline) = tokio::join!(
-        trail::read(reaches, trail),
+        trail::read(clients, trail),
         trail::read_baseline(history, trail)
     );
-    let live = live.map_err(VerifyError)?;
+    let live = live.map_err(VerifyError::read)?;
     let judge = Judge {
         trail,
         trigger: ctx.trigger,
@@ -63,7 +65,7 @@ impl Judge<'_> {
                 let heal = Heal::StartLogging { live: live.clone() };
                 return Ok(self.subject(heal, summary, &problems));
             }
-            (Err(e), _) => return Err(VerifyError(e)),
+            (Err(e), _) => return Err(VerifyError::read(e)),
         };
         Ok(match (live, baseline) {
             (None, baseline) => self.gone(baseline),
@@ -266,20 +268,19 @@ fn next_steps() -> Vec<String> {
 /// once saw ingesting; the audit records each store it sees ingesting.
 pub async fn of_store(
     ctx: &Context<'_>,
-    reaches: &Reaches,
+    clients: &PerScope<Clients>,
     history: &History,
     store: &StoreRef,
 ) -> Result<Verdict<Heal>, VerifyError> {
-    let ct = reaches
-        .of_arn(&store.store_arn)
-        .await
-        .map_err(VerifyError)?
+    let ct = clients
+        .for_key(&store.store_arn)
+        .await?
         .client_for(&store.region);
     let (live, seen) = tokio::join!(
         store::ingestion(&ct, store),
         history.baseline(store::BASELINE, &store.store_arn)
     );
-    let live = live.map_err(VerifyError)?;
+    let live = live.map_err(VerifyError::read)?;
     let audit = matches!(ctx.trigger, Trigger::Scheduled(_));
     let seen_ingesting = matches!(seen, Ok(Some(_)));
     Ok(judge_store(store, live, seen_ingesting, audit))

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use tourniquet::Unavailable;
 use tourniquet::members::Scope;
 use tourniquet::{Case, Intake, IntakeError, Trigger};
 
@@ -47,10 +48,7 @@ impl Isolator {
         cases: Vec<Case<()>>,
     ) -> Result<Intake<Seen>, IntakeError> {
         let ids: Vec<String> = cases.iter().map(|c| c.resource.clone()).collect();
-        let (mut live, known) = self
-            .read(scope, &ids)
-            .await
-            .map_err(IntakeError::Unavailable)?;
+        let (mut live, known) = self.read(scope, &ids).await.map_err(Unavailable::Read)?;
         let mut kept = Vec::new();
         let mut gone = Vec::new();
         for case in cases {

@@ -10,7 +10,7 @@
 //! The stages, as [`Isolator`]'s [`Remediation`] impl calls them, one module each: `cases`
 //! (the intake: which instances an event names, read ahead when many), `verify` (the live
 //! check, and the resumption of an open incident; the taint's removal in `taint`), `contain`
-//! (the act stage, and the sweep's upkeep of the groups). Beside them: `reach` finds a
+//! (the act stage, and the sweep's upkeep of the groups). Beside them: `lookup` finds a
 //! case's account and reads its instance, `subject` writes what a person is told.
 
 pub mod clients;
@@ -29,7 +29,7 @@ pub mod target;
 
 mod cases;
 mod contain;
-mod reach;
+mod lookup;
 mod subject;
 mod taint;
 mod verify;

@@ -9,7 +9,7 @@
 //! subnet never meets an ACL; the quarantine group covers it.
 //!
 //! Runs beside the critical path. Isolations in one VPC take turns on each ACL under a short
-//! hold in history, each reading it afresh, so no two pick the same rule number; a conflict
+//! turn in history, each reading it afresh, so no two pick the same rule number; a conflict
 //! left by one that went on without its turn is planned again. Entries already there (an
 //! incident resumed) are kept, not added twice; a full ACL (20 entries per direction by
 //! default) is a failed step that says so.
@@ -30,9 +30,9 @@ use crate::instance::Instance;
 pub const ENTRIES_PER_DIRECTION: usize = 20;
 /// The rule number of an ACL's catch-all entry, which is not counted or used.
 const CATCH_ALL: i32 = 32767;
-/// An ACL is changed under a hold this long at most; turns are tried this often, 200 ms apart.
-const HOLD: Duration = Duration::from_secs(20);
-const HOLD_TRIES: u32 = 30;
+/// An ACL is changed during a turn this long at most; turns are tried this often, 200 ms apart.
+const TURN: Duration = Duration::from_secs(20);
+const TURN_TRIES: u32 = 30;
 /// Plans made again when another isolation took a rule number first.
 const REPLANS: u32 = 3;
 /// EC2's error code for a rule number already in use.
@@ -237,10 +237,10 @@ async fn deny_in_turn(
     id: &str,
     addresses: &BTreeSet<String>,
 ) -> Step {
-    let hold = format!("network-acl#{id}");
+    let turn = format!("network-acl#{id}");
     let me = addresses.iter().next().cloned().unwrap_or_default();
-    let held = history
-        .hold_in_turn(&hold, &me, HOLD, HOLD_TRIES, Duration::from_millis(200))
+    let my_turn = history
+        .wait_turn(&turn, &me, TURN, TURN_TRIES, Duration::from_millis(200))
         .await;
     let mut step = deny_in(ec2, id, addresses).await;
     for _ in 0..REPLANS {
@@ -249,8 +249,8 @@ async fn deny_in_turn(
         }
         step = deny_in(ec2, id, addresses).await;
     }
-    if held && let Err(e) = history.unhold(&hold, &me).await {
-        tracing::warn!(error = %e, "could not give the network ACL hold back; it runs out");
+    if my_turn && let Err(e) = history.end_turn(&turn, &me).await {
+        tracing::warn!(error = %e, "could not end the network ACL turn; it runs out");
     }
     step
 }

@@ -5,16 +5,19 @@ use tourniquet::permissions::Needs;
 
 pub const PERMISSIONS: &[Needs] = &[
     tourniquet::permissions::MEMBER_ACCESS,
+    // The live check: the instance, its Auto Scaling group, the groups; a finding confirmed.
     Needs {
-        step: "read the instance, its Auto Scaling group and Tourniquet's groups",
+        step: "verify",
         actions: &[
             "ec2:DescribeInstances",
             "ec2:DescribeSecurityGroups",
             "autoscaling:DescribeAutoScalingInstances",
+            "guardduty:GetFindings",
         ],
     },
+    // The quarantine and allow-all groups, made and kept (the sweep, or the first isolation in a VPC).
     Needs {
-        step: "prepare and keep the quarantine and allow-all groups",
+        step: "prepare-groups",
         actions: &[
             "ec2:DescribeVpcs",
             "ec2:CreateSecurityGroup",
@@ -27,40 +30,73 @@ pub const PERMISSIONS: &[Needs] = &[
         ],
     },
     Needs {
-        step: "a GuardDuty finding confirmed by GuardDuty before it isolates",
-        actions: &["guardduty:GetFindings"],
-    },
-    Needs {
-        step: "allow-all, quarantine, connection tracking",
+        step: "allow-all",
         actions: &["ec2:ModifyNetworkInterfaceAttribute"],
     },
     Needs {
-        step: "network ACL deny entries",
+        step: "quarantine",
+        actions: &["ec2:ModifyNetworkInterfaceAttribute"],
+    },
+    Needs {
+        step: "conntrack",
+        actions: &["ec2:ModifyNetworkInterfaceAttribute"],
+    },
+    Needs {
+        step: "nacl",
         actions: &["ec2:DescribeNetworkAcls", "ec2:CreateNetworkAclEntry"],
     },
     Needs {
-        step: "leave the Auto Scaling group and the load balancers",
+        step: "asg-detach",
+        actions: &["autoscaling:DetachInstances"],
+    },
+    Needs {
+        step: "target-groups",
         actions: &[
-            "autoscaling:DetachInstances",
             "elasticloadbalancing:DescribeTargetGroups",
             "elasticloadbalancing:DescribeTargetHealth",
-            "elasticloadbalancing:DescribeLoadBalancers",
             "elasticloadbalancing:DeregisterTargets",
+        ],
+    },
+    Needs {
+        step: "classic-elb",
+        actions: &[
+            "elasticloadbalancing:DescribeLoadBalancers",
             "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
         ],
     },
     Needs {
-        step: "evidence and the status tag",
+        step: "termination-protection",
         actions: &[
             "ec2:DescribeInstanceAttribute",
             "ec2:ModifyInstanceAttribute",
+        ],
+    },
+    Needs {
+        step: "shutdown-behaviour",
+        actions: &[
+            "ec2:DescribeInstanceAttribute",
+            "ec2:ModifyInstanceAttribute",
+        ],
+    },
+    Needs {
+        step: "delete-on-termination",
+        actions: &["ec2:ModifyInstanceAttribute"],
+    },
+    Needs {
+        step: "snapshot",
+        actions: &[
             "ec2:DescribeSnapshots",
             "ec2:CreateSnapshot",
             "ec2:CreateTags",
         ],
     },
     Needs {
-        step: "deny the instance's role sessions",
+        step: "status-tag",
+        actions: &["ec2:CreateTags"],
+    },
+    // The instance's role sessions denied by `ec2:SourceInstanceARN`.
+    Needs {
+        step: "session-deny",
         actions: &[
             "iam:GetInstanceProfile",
             "iam:GetRolePolicy",

@@ -21,7 +21,7 @@ impl Isolator {
         let (live, incidents) =
             tokio::join!(self.live(case), self.history.incidents(&case.resource));
         let (found, _) = live?;
-        let incidents = incidents.map_err(|e| VerifyError(e.to_string()))?;
+        let incidents = incidents.map_err(VerifyError::from)?;
         let who = ctx
             .actor
             .map(|p| p.display_arn().to_owned())

@@ -94,14 +94,10 @@ impl Isolator {
             return Ok(None);
         };
         let (scope, id) = self.locate(&case.resource);
-        let clients = self
-            .clients
-            .get(&scope)
-            .await
-            .map_err(|e| VerifyError(e.to_string()))?;
+        let clients = self.clients.get(&scope).await.map_err(VerifyError::from)?;
         let (severity, why) = match finding::confirm(&clients.guardduty, f, id)
             .await
-            .map_err(VerifyError)?
+            .map_err(VerifyError::read)?
         {
             finding::Confirmation::Confirmed => return Ok(None),
             finding::Confirmation::Refuted(why) => (Severity::Warning, why),
@@ -136,8 +132,8 @@ impl Isolator {
         case: &Case<Seen>,
         before: &Value,
     ) -> Result<Verdict<Target>, VerifyError> {
-        let original: Instance = serde_json::from_value(before.clone())
-            .map_err(|e| VerifyError(format!("the recorded state before is unreadable: {e}")))?;
+        let original: Instance =
+            serde_json::from_value(before.clone()).map_err(VerifyError::Recorded)?;
         let (found, groups) = self.live(case).await?;
         let inst = match found {
             Some(inst) if inst.state != "terminated" => inst,

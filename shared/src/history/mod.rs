@@ -16,7 +16,7 @@
 //! | account slot     | `SAFEGUARD-ACCOUNT#<account>#<kind>`   | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
 //! | offense          | `OFFENSE#<principal>`                  | `<delivery>`                 | `at_ms`, event, `expires_at` |
 //! | baseline         | `BASELINE#<kind>` (`trail`)            | `<name>` (trail ARN)         | configuration (JSON), `recorded_at` |
-//! | hold             | `HOLD#<name>` (`role-policy#<role>`)   | `-`                          | holder, `until` (ms), `expires_at` |
+//! | turn             | `HOLD#<name>` (`role-policy#<role>`)   | `-`                          | holder, `until` (ms), `expires_at` |
 //!
 //! # The incident lifecycle
 //!
@@ -52,9 +52,9 @@ use serde_json::Value;
 use crate::errors::sdk_message;
 
 mod baselines;
-mod holds;
 mod incidents;
 mod offenses;
+mod turns;
 
 pub use incidents::{Incident, IncidentRecord, IncidentStatus};
 pub use offenses::OffenseRecord;

@@ -39,6 +39,13 @@ impl<C: Clone> PerScope<C> {
         Ok(clients)
     }
 
+    /// The clients that act on what `key` names (an ARN or an id `account/region/...`):
+    /// its account's, in its region.
+    pub async fn for_key(&self, key: &str) -> Result<C, Refusal> {
+        let scope = self.members.scope_of_key(key);
+        self.get(&scope).await
+    }
+
     /// The home scope's clients.
     pub fn home(&self) -> C {
         let home = self.members.home();

@@ -32,7 +32,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let verdict = match verdict {
             Ok(v) => v,
             Err(e) => {
-                let s = give_back(incident, e.0, resumed);
+                let s = give_back(incident, e.to_string(), resumed);
                 return self.settle(ctx, r, &case.resource, s).await;
             }
         };
@@ -142,7 +142,8 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             Box::pin(r.record(ctx, case, verdict))
         );
         let recorded_ok = recorded.is_ok();
-        if let Some(e) = recorded.err().map(|e| e.to_string()).or(noted.err()) {
+        let noted = noted.err().map(|e| e.to_string());
+        if let Some(e) = recorded.err().map(|e| e.to_string()).or(noted) {
             let held = Outcome::Held {
                 reason: format!("cannot record before acting, failing closed: {e}"),
             };
@@ -179,7 +180,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         R::Subject: 's,
     {
         if let Err(error) = Box::pin(r.record(ctx, case, verdict)).await {
-            return give_back(incident, error, resumed);
+            return give_back(incident, error.to_string(), resumed);
         }
         if let Some(told) = notice(ctx, case, &incident, verdict, resumed) {
             return told;

@@ -182,7 +182,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         let audit = matches!(ctx.trigger, Trigger::Scheduled(_));
         let cases = match Box::pin(r.intake(ctx.trigger)).await {
             Err(IntakeError::Input(e)) => return Err(HandleError::Input(e)),
-            Err(IntakeError::Unavailable(e)) => return Err(HandleError::Retry(e)),
+            Err(IntakeError::Unavailable(e)) => return Err(HandleError::Retry(e.to_string())),
             Ok(Intake::Ignore(reason)) => {
                 summary.ignored = Some(reason);
                 return if audit {

@@ -6,11 +6,11 @@ use tourniquet::{Principal, Step};
 
 use super::{Assumer, Upstream, assumer};
 use crate::Disabler;
-use crate::reach::Reach;
+use crate::clients::Clients;
 
 impl Disabler {
     /// The principal that assumed the role of this session, from CloudTrail's record.
-    pub(crate) async fn upstream(&self, r: &Reach, principal: &Principal) -> Upstream {
+    pub(crate) async fn upstream(&self, r: &Clients, principal: &Principal) -> Upstream {
         let Principal::AssumedRole {
             access_key_id: Some(key),
             session_created: Some(created),
@@ -55,7 +55,7 @@ impl Disabler {
     /// otherwise a person is woken with what is known.
     pub(crate) async fn disable_upstream(
         &self,
-        r: &Reach,
+        r: &Clients,
         role: &str,
         upstream: Option<&Upstream>,
     ) -> Vec<Step> {

@@ -1,18 +1,15 @@
-//! The clients of each account acted in, built once per account and region, and which
-//! account an ARN names.
-
-use std::sync::Arc;
+//! The clients of one account and region, as heal-cloudtrail uses them: built once per
+//! account and region (in a `PerScope`), with clients for another region on demand.
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_cloudtrail::Client;
-use tourniquet::members::{Members, PerScope, Scope};
 
 use crate::bucket;
 
 /// The clients of one account: for the region reached, used unless a trail, its bucket or
 /// its key lives elsewhere. Built once per account and region.
 #[derive(Debug, Clone)]
-pub struct Reach {
+pub struct Clients {
     pub(crate) sdk: SdkConfig,
     pub(crate) client: Client,
     pub(crate) s3: aws_sdk_s3::Client,
@@ -20,7 +17,7 @@ pub struct Reach {
     region: String,
 }
 
-impl Reach {
+impl Clients {
     pub fn new(sdk: &SdkConfig) -> Self {
         Self {
             client: Client::new(sdk),
@@ -49,35 +46,5 @@ impl Reach {
         } else {
             bucket::client_in(&self.sdk, region)
         }
-    }
-}
-
-/// Every account's reach (the function's own built at cold start), and the accounts.
-pub struct Reaches {
-    per_scope: PerScope<Reach>,
-    members: Arc<Members>,
-}
-
-impl Reaches {
-    pub fn new(members: Arc<Members>, sdk: &SdkConfig) -> Self {
-        Self {
-            per_scope: PerScope::new(members.clone(), sdk, Reach::new),
-            members,
-        }
-    }
-
-    pub fn members(&self) -> &Members {
-        &self.members
-    }
-
-    /// The clients of an account, in a region; the error says why it cannot be reached.
-    pub async fn of(&self, scope: &Scope) -> Result<Reach, String> {
-        self.per_scope.get(scope).await.map_err(|e| e.to_string())
-    }
-
-    /// The clients of the account an ARN names (a trail, a store), in its region.
-    pub async fn of_arn(&self, arn: &str) -> Result<Reach, String> {
-        let scope = self.members.scope_of_key(arn);
-        self.of(&scope).await
     }
 }

@@ -79,7 +79,7 @@ impl Isolator {
         let (mut found, known) = self
             .read(&scope, &[id.to_owned()])
             .await
-            .map_err(VerifyError)?;
+            .map_err(VerifyError::read)?;
         Ok((found.remove(id), known))
     }
 }

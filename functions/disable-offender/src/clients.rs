@@ -4,13 +4,13 @@ use aws_sdk_iam::Client;
 
 /// The clients of one account.
 #[derive(Debug, Clone)]
-pub struct Reach {
+pub struct Clients {
     pub(crate) iam: Client,
     pub(crate) cloudtrail: aws_sdk_cloudtrail::Client,
     pub(crate) ec2: aws_sdk_ec2::Client,
 }
 
-impl Reach {
+impl Clients {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
             iam: Client::new(sdk),

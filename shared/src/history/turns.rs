@@ -1,5 +1,7 @@
-//! Hold items: a named, expiring claim on a shared resource (a role's inline policy) that
-//! one invocation edits at a time (`HOLD#<name>` / `-`).
+//! Turn items: a named, expiring turn on a shared resource (a role's inline policy, a
+//! network ACL) that one invocation edits at a time (`HOLD#<name>` / `-`: the key keeps its
+//! first name, so that invocations of an earlier version and this one still take turns
+//! during a deploy).
 
 use std::time::{Duration, SystemTime};
 
@@ -7,10 +9,10 @@ use super::{History, HistoryError, condition_failed, n, s};
 use crate::time::epoch_millis;
 
 impl History {
-    /// Takes a short exclusive hold on `name` for `holder` until `until`, for read-modify-write
-    /// sequences on what DynamoDB cannot update atomically (a role's inline policy). A hold
+    /// Takes a short exclusive turn on `name` for `holder` until `until`, for read-modify-write
+    /// sequences on what DynamoDB cannot update atomically (a role's inline policy). A turn
     /// whose holder died runs out by itself. Returns whether it was taken.
-    pub async fn hold(
+    pub async fn take_turn(
         &self,
         name: &str,
         holder: &str,
@@ -34,14 +36,14 @@ impl History {
         match result {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(self.err("PutItem (hold)", &e)),
+            Err(e) => Err(self.err("PutItem (turn)", &e)),
         }
     }
 
-    /// Waits for its turn on `name`: tries the hold `tries` times, `pause` apart. False when
+    /// Waits for its turn on `name`: tries to take it `tries` times, `pause` apart. False when
     /// the turn did not come, or history cannot be reached (the caller goes on without it and
     /// checks its own work).
-    pub async fn hold_in_turn(
+    pub async fn wait_turn(
         &self,
         name: &str,
         holder: &str,
@@ -51,11 +53,11 @@ impl History {
     ) -> bool {
         for _ in 0..tries {
             let now = SystemTime::now();
-            match self.hold(name, holder, now + lease, now).await {
+            match self.take_turn(name, holder, now + lease, now).await {
                 Ok(true) => return true,
                 Ok(false) => tokio::time::sleep(pause).await,
                 Err(e) => {
-                    tracing::warn!(hold = %name, error = %e, "no hold: going on without it");
+                    tracing::warn!(turn = %name, error = %e, "no turn: going on without it");
                     return false;
                 }
             }
@@ -63,8 +65,8 @@ impl History {
         false
     }
 
-    /// Gives a hold back, if `holder` still has it.
-    pub async fn unhold(&self, name: &str, holder: &str) -> Result<(), HistoryError> {
+    /// Ends a turn, if `holder` still has it.
+    pub async fn end_turn(&self, name: &str, holder: &str) -> Result<(), HistoryError> {
         let result = self
             .db
             .delete_item()
@@ -78,7 +80,7 @@ impl History {
         match result {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(self.err("DeleteItem (hold)", &e)),
+            Err(e) => Err(self.err("DeleteItem (turn)", &e)),
         }
     }
 }

@@ -8,9 +8,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod error;
+
+pub use error::{IntakeError, Unavailable, VerifyError};
+
 use crate::console::Link;
-use crate::events::{EventError, Principal, Trigger};
+use crate::events::{Principal, Trigger};
 use crate::framework::Framework;
+use crate::history::HistoryError;
 use crate::notify::Severity;
 use crate::safeguard::Safeguard;
 
@@ -149,21 +154,6 @@ pub struct Context<'a> {
     pub deadline: Option<SystemTime>,
 }
 
-/// Why the cases of an event could not be found.
-#[derive(Debug, thiserror::Error)]
-pub enum IntakeError {
-    #[error(transparent)]
-    Input(#[from] EventError),
-    /// Listing what the event concerns failed: nothing was changed, a retry may succeed.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// Why a live check could not be made. Nothing has been changed when this is returned.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct VerifyError(pub String);
-
 /// A countermeasure, plugged into the pipeline.
 pub trait Remediation: Sync {
     /// What a case is about, beyond its resource id. Kept in history with an open incident,
@@ -211,7 +201,7 @@ pub trait Remediation: Sync {
         _ctx: &Context<'_>,
         _case: &Case<Self::Target>,
         _verdict: &Verdict<Self::Subject>,
-    ) -> impl Future<Output = Result<(), String>> + Send {
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send {
         async { Ok(()) }
     }
     /// Whether the live state already looks remediated. Only believed together with

@@ -15,7 +15,7 @@ use tourniquet::{
 };
 use tourniquet::{Framework, VerifyError};
 use tourniquet_tests::ec2::{launch, tag, tags_of};
-use tourniquet_tests::{ACCOUNT, Account, attr, sample, tally};
+use tourniquet_tests::{ACCOUNT, Account, attr, raced, sample, tally};
 
 const FUNCTION: &str = "probe";
 
@@ -166,13 +166,8 @@ async fn same_event_delivered_three_times_acts_once() {
     let event = tag_change("ev-dedupe", &instance);
 
     // Two deliveries race, a third comes later (a Lambda retry).
-    let racing = join_all(["req-0", "req-1"].map(|id| handle(&fw, &probe, &event, id))).await;
-    let late = handle(&fw, &probe, &event, "req-2").await;
-    let summaries: Vec<_> = racing
-        .into_iter()
-        .chain([late])
-        .map(|r| r.expect("handled"))
-        .collect();
+    let mut summaries = raced(2, || handle(&fw, &probe, &event, "req-0")).await;
+    summaries.push(handle(&fw, &probe, &event, "req-2").await.expect("handled"));
     assert_eq!(
         tally(&summaries),
         BTreeMap::from([("duplicate", 2), ("remediated", 1)])

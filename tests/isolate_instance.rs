@@ -7,7 +7,6 @@
 //! shutdown behaviour, so that attribute is not asserted; IAM policies are not enforced, so
 //! the role's deny is asserted as a document.
 
-use futures_util::future::join_all;
 use isolate_instance::{FUNCTION, IsolateConfig, Isolator, STATUS_TAG};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -16,7 +15,7 @@ use tourniquet::pipeline::{HandleError, handle, handle_until};
 use tourniquet::{Outcome, Summary};
 use tourniquet_tests::ec2::{launch, tags_of};
 use tourniquet_tests::fleet::{self, Fleet};
-use tourniquet_tests::{Account, attr, policy_document, sample, tally};
+use tourniquet_tests::{Account, attr, policy_document, raced, sample, tally};
 
 const TAGGER: &str = "arn:aws:sts::123456789012:assumed-role/bastion-role/i-0123456789abcdef0";
 
@@ -423,7 +422,7 @@ async fn redelivery_acts_once_and_a_quarantined_instance_is_a_no_op() {
     let victim = s.fleet.web[0].clone();
     fleet::taint(&s.account.sdk, std::slice::from_ref(&victim), "Tainted").await;
     let event = create_tags("ev-redelivered", std::slice::from_ref(&victim));
-    let summaries = join_all((0..3).map(|_| s.deliver(&event))).await;
+    let summaries = raced(3, || handle(&s.fw, &s.isolator, &event, "request-1")).await;
     assert_eq!(
         tally(&summaries),
         BTreeMap::from([("duplicate", 2), ("remediated", 1)])
@@ -1805,4 +1804,51 @@ async fn a_finding_guardduty_does_not_have_isolates_nothing() {
     assert!(s.snapshots_of(&victim).await.is_empty());
     // GetFindings asked in the same round as the instance's reads.
     assert_eq!(s.account.requests().get("GetFindings"), Some(&3));
+}
+
+/// Nothing closes unsaid: the invocation dies at its publish, after the incident closed
+/// (the publish hangs, then fails: it never reached SNS). The message was kept with the
+/// close, so Lambda's retry of the delivery sends it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_that_dies_at_its_publish_is_told_by_its_retry_once() {
+    let s = setup(&[]).await;
+    let victim = s.fleet.web[0].clone();
+    fleet::taint(&s.account.sdk, std::slice::from_ref(&victim), "Tainted").await;
+    let event = create_tags("ev-dies-at-publish", std::slice::from_ref(&victim));
+    s.account.set_faults(json!([{
+        "operation": "Publish", "times": 1, "stall": 6, "code": "InternalError", "status": 500
+    }]));
+    let died = tokio::time::timeout(
+        Duration::from_secs(4),
+        handle(&s.fw, &s.isolator, &event, "request-1"),
+    )
+    .await;
+    assert!(
+        died.is_err(),
+        "the invocation died at its publish: {died:?}"
+    );
+    assert_eq!(s.status(&victim).await.as_deref(), Some("quarantined"));
+    let incidents = s.account.history_with(&format!("INCIDENT#{victim}")).await;
+    assert_eq!(
+        attr(&incidents[0], "status"),
+        "remediated",
+        "closed before the publish"
+    );
+    assert!(
+        s.account.notifications().await.is_empty(),
+        "nobody told yet"
+    );
+    // The stalled publish fails on its own, the faults are cleared; Lambda retries.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.account.set_faults(json!([]));
+    let retry = s.deliver(&event).await;
+    assert_eq!(tally([&retry]), BTreeMap::from([("duplicate", 1)]));
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1, "told once: {notes:?}");
+    assert_eq!(notes[0].attr("action"), "isolate");
+    assert_eq!(notes[0].attr("resource"), victim);
+    // Sent once: another retry tells nobody.
+    let again = s.deliver(&event).await;
+    assert_eq!(tally([&again]), BTreeMap::from([("duplicate", 1)]));
+    assert!(s.account.notifications().await.is_empty());
 }

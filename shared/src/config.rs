@@ -186,6 +186,9 @@ impl Env {
     }
 }
 
+/// The default of `LEASE_MARGIN_SECONDS`.
+pub const LEASE_MARGIN_SECONDS: u32 = 30;
+
 /// The variables every function shares.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
@@ -200,6 +203,10 @@ pub struct CommonConfig {
     pub tourniquet_roles: Vec<String>,
     /// Other accounts, and how to act in them.
     pub members: MemberConfig,
+    /// Time past an invocation's deadline before its open incident counts as abandoned and
+    /// the next trigger, or the sweep, resumes it (`LEASE_MARGIN_SECONDS`, 30 by default:
+    /// Lambda retries a failed asynchronous invocation a minute later at the earliest).
+    pub lease_margin: Duration,
 }
 
 impl CommonConfig {
@@ -212,6 +219,9 @@ impl CommonConfig {
             protected_principals: env.globs("PROTECTED_PRINCIPALS")?,
             tourniquet_roles: env.role_arns("TOURNIQUET_ROLE_ARNS")?,
             members: MemberConfig::from_env(env)?,
+            lease_margin: Duration::from_secs(u64::from(
+                env.u32_or("LEASE_MARGIN_SECONDS", LEASE_MARGIN_SECONDS)?,
+            )),
         })
     }
 }

@@ -127,6 +127,7 @@ pub(crate) fn offline() -> Framework {
         protected_principals: Vec::new(),
         tourniquet_roles: Vec::new(),
         members: Default::default(),
+        lease_margin: std::time::Duration::from_secs(30),
     };
     let sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())

@@ -109,6 +109,31 @@ pub fn policy_document(encoded: &str) -> Value {
         .unwrap_or_else(|e| panic!("policy document is not JSON ({e}): {text}"))
 }
 
+/// Deliveries of one event raced, as EventBridge may deliver an event twice: one acts; any
+/// other answers `RetryLater` while the first holds the incident's lease, or `duplicate`
+/// once it is done. Each `RetryLater` is then retried, as Lambda does, once all are
+/// answered. The summaries of all of them, retries in place of what they retried.
+pub async fn raced<F, Fut>(n: usize, deliver: F) -> Vec<tourniquet::Summary>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<tourniquet::Summary, tourniquet::pipeline::HandleError>>,
+{
+    let answers = futures_util::future::join_all((0..n).map(|_| deliver())).await;
+    let mut summaries = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok(summary) => summaries.push(summary),
+            Err(e @ tourniquet::pipeline::HandleError::Retry(_)) => {
+                assert_eq!(e.kind(), "RetryLater");
+                assert!(e.to_string().contains("live lease"), "{e}");
+                summaries.push(deliver().await.expect("the retry is answered"));
+            }
+            Err(e) => panic!("a raced delivery failed: {e}"),
+        }
+    }
+    summaries
+}
+
 /// How many cases, across summaries, ended in each outcome.
 pub fn tally<'a>(
     summaries: impl IntoIterator<Item = &'a tourniquet::Summary>,

@@ -17,6 +17,7 @@ struct LockItem {
     deliveries: Vec<String>,
     remediated: Option<String>,
     unsent: Option<String>,
+    unsent_at: u64,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +65,15 @@ impl MemoryLedger {
     }
 
     /// Whether the lock of a resource is open now.
+    /// Time passes for the kept messages: they were kept `by` earlier.
+    pub fn age_kept(&self, by: std::time::Duration) {
+        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        for item in locks.values_mut() {
+            item.unsent_at = item.unsent_at.saturating_sub(by);
+        }
+    }
+
     pub fn is_open(&self, action: &str, resource: &str) -> bool {
         self.with_lock(action, resource, |l, k| {
             l.get(&k).is_some_and(|i| i.state == OPEN)
@@ -122,6 +132,7 @@ impl Ledger for MemoryLedger {
                             deliveries: vec![req.delivery.to_owned()],
                             remediated: None,
                             unsent: None,
+                            unsent_at: 0,
                         },
                     );
                     Lock::Opened { remediated: None }
@@ -139,16 +150,22 @@ impl Ledger for MemoryLedger {
         self.with_lock(action, resource, |locks, key| {
             if let Some(item) = locks.get_mut(&key) {
                 item.unsent = Some(notification.to_owned());
+                item.unsent_at = epoch_millis(SystemTime::now());
             }
         });
         Ok(())
     }
 
-    async fn unsent(&self, action: &str) -> Result<Vec<(String, String)>, HistoryError> {
+    async fn unsent(
+        &self,
+        action: &str,
+        kept_before: SystemTime,
+    ) -> Result<Vec<(String, String)>, HistoryError> {
+        let before = epoch_millis(kept_before);
         let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         Ok(locks
             .iter()
-            .filter(|((a, _), _)| a == action)
+            .filter(|((a, _), i)| a == action && i.unsent_at < before)
             .filter_map(|((_, r), i)| Some((r.clone(), i.unsent.clone()?)))
             .collect())
     }
@@ -200,11 +217,16 @@ impl Ledger for MemoryLedger {
         incident: &str,
         _outcome: &str,
         remediated: bool,
+        outbox: Option<&str>,
     ) -> Result<(), HistoryError> {
         self.with_incident(action, resource, incident, |item| {
             item.state = CLOSED;
             if remediated {
                 item.remediated = Some(incident.to_owned());
+            }
+            if let Some(message) = outbox {
+                item.unsent = Some(message.to_owned());
+                item.unsent_at = epoch_millis(SystemTime::now());
             }
         });
         Ok(())

@@ -22,10 +22,6 @@ use serde_json::Value;
 
 use crate::history::{HistoryError, Incident, IncidentRecord, IncidentStatus};
 
-/// Margin on top of an invocation's deadline before its open incident counts as abandoned.
-/// Lambda retries a failed asynchronous invocation a minute later at the earliest.
-pub const LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// What the first round asks: open an incident for this resource.
 #[derive(Debug, Clone)]
 pub struct LockRequest<'a> {
@@ -62,6 +58,10 @@ pub enum Lock {
     Duplicate { unsent: Option<String> },
     /// Another trigger's incident is open and alive.
     Joined { incident: String },
+    /// The incident this delivery opened is open and its lease alive: the invocation that
+    /// holds it may still finish it, or may have died. Answered with an error, so that Lambda
+    /// retries the delivery (which resumes it once the lease runs out), never a duplicate.
+    InFlight { incident: String },
     /// An incident is open but its lease ran out: its invocation died.
     Stale(OpenIncident),
 }
@@ -89,7 +89,8 @@ pub trait Ledger: Sync {
         delivery: &str,
     ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// Closes the incident's lock with its outcome; `remediated` marks the resource as
-    /// remediated by this incident.
+    /// remediated by this incident. `outbox`, the message a person must get, is kept on the
+    /// lock in the same write, until [`Ledger::sent`]: a close is never unsaid.
     fn release(
         &self,
         action: &str,
@@ -97,6 +98,7 @@ pub trait Ledger: Sync {
         incident: &str,
         outcome: &str,
         remediated: bool,
+        outbox: Option<&str>,
     ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// Closes a lock under which nothing was done, and forgets the delivery, so that
     /// Lambda's retry of it acts.
@@ -115,10 +117,12 @@ pub trait Ledger: Sync {
         resource: &str,
         notification: &str,
     ) -> impl Future<Output = Result<(), HistoryError>> + Send;
-    /// The notifications still kept, by resource.
+    /// The notifications kept before `kept_before`, by resource: those of an invocation that
+    /// died or was refused, not those of one still between its close and its publish.
     fn unsent(
         &self,
         action: &str,
+        kept_before: SystemTime,
     ) -> impl Future<Output = Result<Vec<(String, String)>, HistoryError>> + Send;
     /// The kept notification was sent.
     fn sent(
@@ -173,6 +177,11 @@ pub(crate) fn decide(
 ) -> Lock {
     if state == OPEN && open.lease_until_ms <= now_ms {
         return Lock::Stale(open);
+    }
+    if state == OPEN && open.delivery == delivery {
+        return Lock::InFlight {
+            incident: open.incident,
+        };
     }
     if deliveries.iter().any(|d| d == delivery) {
         return Lock::Duplicate { unsent };

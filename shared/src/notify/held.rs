@@ -29,29 +29,41 @@ impl<'a, P: Pager> HeldBuffer<'a, P> {
     }
 
     /// Sends what was kept: each one, or one summary when there are more than a handful.
-    /// Returns the resources whose notification could not be sent, with why.
-    pub async fn flush(self, function: &str) -> Vec<(String, String)> {
+    pub async fn flush(self, function: &str) -> Flushed {
         let held = self.held.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut flushed = Flushed::default();
         if held.len() <= HANDFUL {
-            let mut failed = Vec::new();
             for n in &held {
-                if let Err(e) = self.inner.page(n).await {
-                    failed.push((n.resource.clone(), e.to_string()));
+                match self.inner.page(n).await {
+                    Ok(()) => flushed.sent.push(n.resource.clone()),
+                    Err(e) => flushed.failed.push((n.resource.clone(), e.to_string())),
                 }
             }
-            return failed;
+            return flushed;
         }
+        let resources = held.iter().map(|n| n.resource.clone());
         match self.inner.page(&summary(function, &held)).await {
-            Ok(()) => Vec::new(),
-            Err(e) => held
-                .iter()
-                .map(|n| (n.resource.clone(), e.to_string()))
-                .collect(),
+            Ok(()) => flushed.sent.extend(resources),
+            Err(e) => flushed.failed = resources.map(|r| (r, e.to_string())).collect(),
         }
+        flushed
     }
 }
 
+/// What a flush did, by held resource.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    /// Told, one by one or in the summary.
+    pub sent: Vec<String>,
+    /// Not told, with why.
+    pub failed: Vec<(String, String)>,
+}
+
 impl<P: Pager> Pager for HeldBuffer<'_, P> {
+    fn defers(&self, n: &Notification) -> bool {
+        n.action == "held" || self.inner.defers(n)
+    }
+
     async fn page(&self, n: &Notification) -> Result<(), NotifyError> {
         if n.action == "held" {
             self.held
@@ -73,6 +85,11 @@ pub fn kept_on(n: &Notification) -> &str {
         ("held", true, Some(first)) => first,
         _ => &n.resource,
     }
+}
+
+/// Whether a notification is a summary of held cases, not one case's message.
+pub fn is_summary(n: &Notification) -> bool {
+    n.action == "held" && n.facts["held"].is_u64()
 }
 
 /// Why a case was held, from its notification's facts.
@@ -169,7 +186,13 @@ mod tests {
             buffer.page(&held(r)).await.unwrap();
         }
         assert!(pager.taken().is_empty(), "kept until the flush");
-        assert!(buffer.flush("isolate-instance").await.is_empty());
+        assert!(
+            buffer.defers(&held("i-1")),
+            "a held message is marked sent at the flush"
+        );
+        let flushed = buffer.flush("isolate-instance").await;
+        assert!(flushed.failed.is_empty());
+        assert_eq!(flushed.sent, ["i-1", "i-2", "i-3"]);
         assert_eq!(pager.taken().len(), 3);
 
         let pager = MemoryPager::default();
@@ -183,7 +206,13 @@ mod tests {
         for i in 0..250 {
             buffer.page(&held(&format!("i-{i}"))).await.unwrap();
         }
-        assert!(buffer.flush("isolate-instance").await.is_empty());
+        let flushed = buffer.flush("isolate-instance").await;
+        assert!(flushed.failed.is_empty());
+        assert_eq!(
+            flushed.sent.len(),
+            250,
+            "every case the summary tells is sent"
+        );
         let taken = pager.taken();
         assert_eq!(taken.len(), 1, "one summary");
         let s = &taken[0];

@@ -8,6 +8,11 @@ use super::{Notification, Notifier, NotifyError};
 /// Where notifications go.
 pub trait Pager: Sync {
     fn page(&self, n: &Notification) -> impl Future<Output = Result<(), NotifyError>> + Send;
+    /// Whether a message paged now goes out later (held cases wait for their summary): it
+    /// is marked sent only once it has.
+    fn defers(&self, _n: &Notification) -> bool {
+        false
+    }
 }
 
 impl Pager for Notifier {
@@ -27,6 +32,8 @@ pub mod memory {
         pub sent: Mutex<Vec<Notification>>,
         /// While set, every notification is refused, as SNS refuses one.
         pub refuse: std::sync::atomic::AtomicBool,
+        /// While set, a notification never returns: the invocation dies with it unsent.
+        pub hang: std::sync::atomic::AtomicBool,
     }
 
     impl MemoryPager {
@@ -37,6 +44,9 @@ pub mod memory {
 
     impl Pager for MemoryPager {
         async fn page(&self, n: &Notification) -> Result<(), NotifyError> {
+            if self.hang.load(std::sync::atomic::Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
             if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(NotifyError {
                     topic: "memory".into(),

@@ -33,6 +33,10 @@ impl<'a, P: Pager> Unsent<'a, P> {
 }
 
 impl<P: Pager> Pager for Unsent<'_, P> {
+    fn defers(&self, n: &Notification) -> bool {
+        self.inner.defers(n)
+    }
+
     async fn page(&self, n: &Notification) -> Result<(), NotifyError> {
         let result = self.inner.page(n).await;
         if result.is_err() {

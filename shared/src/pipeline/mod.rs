@@ -35,6 +35,7 @@ mod sweep;
 
 use std::time::{Duration, SystemTime};
 
+use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
@@ -45,7 +46,7 @@ use crate::contract::{
 };
 use crate::events::{self, Trigger};
 use crate::framework::Framework;
-use crate::ledger::{LEASE_MARGIN, Ledger};
+use crate::ledger::Ledger;
 use crate::metrics::{self, Counts};
 use crate::notify::Pager;
 use crate::notify::held::HeldBuffer;
@@ -112,7 +113,7 @@ fn holder(function: &str, resource: &str) -> String {
 
 /// The lease of an incident opened or taken over now: the deadline, plus a margin.
 fn lease_until(ctx: &Context<'_>) -> SystemTime {
-    ctx.deadline.unwrap_or(ctx.now + LONGEST_INVOCATION) + LEASE_MARGIN
+    ctx.deadline.unwrap_or(ctx.now + LONGEST_INVOCATION) + ctx.framework.config.lease_margin
 }
 
 impl<L: Ledger, P: Pager> Run<'_, L, P> {
@@ -225,12 +226,25 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             .buffered(CONCURRENT_CASES)
             .collect()
             .await;
-        for (resource, error) in held.flush(self.fw.function()).await {
+        self.flush_held(r, held, &mut reports).await;
+        reports
+    }
+
+    /// Tells the held cases (one by one, or in one summary) and marks their kept messages
+    /// sent; a case whose message could not go out says so.
+    async fn flush_held<R: Remediation, Q: Pager>(
+        &self,
+        r: &R,
+        held: HeldBuffer<'_, Q>,
+        reports: &mut [CaseReport],
+    ) {
+        let flushed = held.flush(self.fw.function()).await;
+        for (resource, error) in flushed.failed {
             for case in reports.iter_mut().filter(|c| c.resource == resource) {
                 case.notify_error = Some(error.clone());
             }
         }
-        reports
+        join_all(flushed.sent.iter().map(|res| self.mark_sent(r, res))).await;
     }
 }
 

@@ -72,6 +72,14 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 return self.resend(r, &case.resource, &kept).await;
             }
             Ok(Lock::Joined { incident }) => self.join(ctx, r, case, incident, verdict).await,
+            // Answered with an error: Lambda retries, and a retry after the lease resumes it.
+            Ok(Lock::InFlight { incident }) => {
+                let error = format!(
+                    "incident {incident} of this delivery is still open under a live lease: \
+                     retry later"
+                );
+                Settlement::quiet(Outcome::Unverified { error }, false)
+            }
             // Boxed: the stages' futures are large, and a case's future lives on the stack.
             Ok(Lock::Stale(abandoned)) => {
                 return Box::pin(self.resume(ctx, r, case, abandoned, survey)).await;

@@ -50,6 +50,13 @@ pub(super) struct Settlement<'s, S> {
     pub resumed: bool,
 }
 
+impl Ending {
+    /// Whether the lock closes: the message is kept on it until sent.
+    fn closes(&self) -> bool {
+        matches!(self, Self::Release { .. } | Self::Close(_))
+    }
+}
+
 impl<S> Settlement<'_, S> {
     /// An outcome with no lock to end and nobody to tell.
     pub(super) fn quiet(outcome: Outcome, resumed: bool) -> Self {
@@ -64,7 +71,9 @@ impl<S> Settlement<'_, S> {
 }
 
 impl<L: Ledger, P: Pager> Run<'_, L, P> {
-    /// Ends the lock and tells a person, at once: neither waits for the other.
+    /// Ends the lock, keeping the message on it (the outbox), then tells a person and marks
+    /// the message sent. A crash between the two leaves the message kept: the delivery's
+    /// retry, or the sweep, sends it ([`Run::resend`]).
     pub(super) async fn settle<R: Remediation>(
         &self,
         ctx: &Context<'_>,
@@ -72,33 +81,34 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         resource: &str,
         s: Settlement<'_, R::Subject>,
     ) -> CaseReport {
-        let message = match s.tell {
-            Tell::Nobody => None,
-            Tell::Notice(n) => Some(*n),
-            Tell::Compose(subject) => {
-                let verbs = Verbs {
-                    action: r.action(),
-                    done: r.done(),
-                };
-                Some(compose(
-                    ctx, verbs, resource, subject, &s.outcome, s.resumed,
-                ))
-            }
-        };
+        let message = message_of(ctx, r, resource, &s);
         let detail = match &s.ending {
             Ending::Close(_) => serde_json::to_value(&s.outcome).unwrap_or(Value::Null),
             _ => Value::Null,
         };
-        let report = report(resource, s.outcome, s.resumed);
-        let told = async {
-            match &message {
-                Some(n) => self.tell(n, report).await,
-                None => report,
-            }
-        };
+        let outbox = message
+            .as_ref()
+            .filter(|_| s.incident.is_some() && s.ending.closes())
+            .and_then(|n| serde_json::to_string(n).ok());
         let incident = s.incident.as_ref();
-        let (_, report) = tokio::join!(self.end(ctx, r, incident, &s.ending, &detail), told);
+        (self.end(ctx, r, incident, &s.ending, &detail, outbox.as_deref())).await;
+        let report = report(resource, s.outcome, s.resumed);
+        let Some(n) = message else {
+            return report;
+        };
+        let report = self.tell(&n, report).await;
+        // A held case's message goes out with the others, later: marked sent then.
+        if outbox.is_some() && report.notified.is_some() && !self.pager.defers(&n) {
+            self.mark_sent(r, resource).await;
+        }
         report
+    }
+
+    /// The kept message went out: it is not sent again.
+    pub(super) async fn mark_sent<R: Remediation>(&self, r: &R, resource: &str) {
+        if let Err(e) = self.ledger.sent(r.action(), resource).await {
+            tracing::warn!(error = %e, %resource, "sent, but not marked sent: it may go out twice");
+        }
     }
 
     /// The one place a lock ends. A failure is logged: the lease then runs out and the
@@ -110,6 +120,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         incident: Option<&Incident>,
         ending: &Ending,
         detail: &Value,
+        outbox: Option<&str>,
     ) {
         let Some(i) = incident else { return };
         let (action, resource, id) = (r.action(), i.resource.as_str(), i.id.as_str());
@@ -120,7 +131,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 remediated,
             } => {
                 (self.ledger)
-                    .release(action, resource, id, outcome, *remediated)
+                    .release(action, resource, id, outcome, *remediated, outbox)
                     .await
             }
             Ending::Close(status) => {
@@ -129,7 +140,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 let (closed, released) = tokio::join!(
                     self.ledger.close_incident(i, *status, detail, now),
                     self.ledger
-                        .release(action, resource, id, status.as_str(), remediated)
+                        .release(action, resource, id, status.as_str(), remediated, outbox)
                 );
                 closed.and(released)
             }
@@ -164,5 +175,27 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             tracing::error!(error = %e, resource = %n.resource, "notification failed");
             e.to_string()
         })
+    }
+}
+
+/// The message a settlement tells, if any: its own, or composed from the outcome.
+fn message_of<R: Remediation>(
+    ctx: &Context<'_>,
+    r: &R,
+    resource: &str,
+    s: &Settlement<'_, R::Subject>,
+) -> Option<Notification> {
+    match &s.tell {
+        Tell::Nobody => None,
+        Tell::Notice(n) => Some((**n).clone()),
+        Tell::Compose(subject) => {
+            let verbs = Verbs {
+                action: r.action(),
+                done: r.done(),
+            };
+            Some(compose(
+                ctx, verbs, resource, *subject, &s.outcome, s.resumed,
+            ))
+        }
     }
 }

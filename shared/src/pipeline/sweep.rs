@@ -1,12 +1,15 @@
 //! The periodic sweep: every abandoned incident resumed, every message SNS refused sent,
 //! and the remediation's upkeep. Also where refused messages are kept for a retry.
 
+use std::time::UNIX_EPOCH;
+
 use futures_util::future::join_all;
 
 use super::opening::cannot_resume;
 use super::{HandleError, Run, finish, holder, report};
 use crate::contract::{Case, CaseReport, Context, Outcome, Remediation, Step, Summary};
 use crate::ledger::Ledger;
+use crate::notify::held::HeldBuffer;
 use crate::notify::unsent::Unsent;
 use crate::notify::{Notification, Pager, Severity};
 
@@ -24,11 +27,19 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             ledger: self.ledger,
             pager: &unsent,
         };
-        let (cases, upkeep, resent) = tokio::join!(
+        // Kept messages of held cases go out as they would have: one summary for many.
+        let held = HeldBuffer::new(&unsent);
+        let resending = Run {
+            fw: self.fw,
+            ledger: self.ledger,
+            pager: &held,
+        };
+        let (cases, upkeep, mut resent) = tokio::join!(
             run.resume_abandoned(ctx, r),
             run.upkeep(ctx, r),
-            run.resend_kept(r)
+            resending.resend_kept(ctx, r)
         );
+        self.flush_held(r, held, &mut resent).await;
         summary.cases = cases?;
         summary.cases.extend(resent);
         summary.upkeep = upkeep;
@@ -103,7 +114,12 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         if refused.is_empty() {
             return Ok(());
         }
-        for n in &refused {
+        // A summary of held cases is not kept: each case keeps its own message (the outbox),
+        // and their retry makes the summary again.
+        for n in refused
+            .iter()
+            .filter(|n| !crate::notify::held::is_summary(n))
+        {
             let kept = match serde_json::to_string(n) {
                 Ok(json) => self
                     .ledger
@@ -129,8 +145,12 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
 
     /// Every notification SNS refused that is still kept, whatever became of its delivery's
     /// retries (Lambda gives up after two): sent by the sweep.
-    async fn resend_kept<R: Remediation>(&self, r: &R) -> Vec<CaseReport> {
-        let kept = match self.ledger.unsent(r.action()).await {
+    async fn resend_kept<R: Remediation>(&self, ctx: &Context<'_>, r: &R) -> Vec<CaseReport> {
+        // A message kept within the lease margin may be an invocation's between its close and its
+        // publish: the sweep leaves it to that invocation.
+        let margin = self.fw.config.lease_margin;
+        let kept_before = ctx.now.checked_sub(margin).unwrap_or(UNIX_EPOCH);
+        let kept = match self.ledger.unsent(r.action(), kept_before).await {
             Ok(kept) => kept,
             Err(e) => {
                 tracing::error!(error = %e, "kept notifications could not be listed");
@@ -161,10 +181,8 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             }
         };
         let report = self.tell(&n, report).await;
-        if report.notified.is_some()
-            && let Err(e) = self.ledger.sent(r.action(), resource).await
-        {
-            tracing::warn!(error = %e, "sent, but not marked sent: it may go out twice");
+        if report.notified.is_some() && !self.pager.defers(&n) {
+            self.mark_sent(r, resource).await;
         }
         report
     }

@@ -409,8 +409,15 @@ async fn a_kept_notification_whose_retries_gave_up_is_sent_by_the_sweep() {
     b.pager.refuse.store(true, Ordering::SeqCst);
     let first = run.handle(&fake, &direct(), "request-1", None).await;
     assert!(matches!(first, Err(HandleError::Retry(_))), "{first:?}");
-    // Lambda's retries failed too, or never came: the next sweep sends it.
+    // Lambda's retries failed too, or never came: the next sweep sends it. Not before the
+    // lease margin has passed: until then it may be an invocation's about to publish it.
     b.pager.refuse.store(false, Ordering::SeqCst);
+    let early = run
+        .handle(&fake, &json!({"tourniquet": "sweep"}), "sweep-0", None)
+        .await
+        .unwrap();
+    assert!(early.cases.is_empty(), "left to its invocation: {early:?}");
+    b.ledger.age_kept(Duration::from_secs(31));
     let sweep = run
         .handle(&fake, &json!({"tourniquet": "sweep"}), "sweep-1", None)
         .await
@@ -422,5 +429,67 @@ async fn a_kept_notification_whose_retries_gave_up_is_sent_by_the_sweep() {
         .await
         .unwrap();
     assert!(again.cases.is_empty(), "sent once: {again:?}");
+    assert!(b.pager.taken().is_empty());
+}
+
+#[tokio::test]
+async fn an_invocation_that_dies_between_its_close_and_its_message_is_told_by_the_retry() {
+    let (b, fake) = (Bench::new(), Fake::default());
+    let run = b.run();
+    b.pager.hang.store(true, Ordering::SeqCst);
+    let died = tokio::time::timeout(
+        Duration::from_millis(200),
+        run.handle(&fake, &direct(), "request-1", None),
+    )
+    .await;
+    assert!(died.is_err(), "the invocation died at its publish");
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
+    assert!(
+        !b.ledger.is_open("fake", INSTANCE),
+        "closed before the publish"
+    );
+    b.pager.hang.store(false, Ordering::SeqCst);
+    // Lambda's retry of the same delivery finds the message kept with the close.
+    let retry = run
+        .handle(&fake, &direct(), "request-1", None)
+        .await
+        .unwrap();
+    assert_eq!(only(&retry).notified, Some(Severity::Warning));
+    let sent = b.pager.taken();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0].action, "fake",
+        "the message of the isolation itself"
+    );
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 1, "nothing done twice");
+    // Sent once: neither another retry nor the sweep sends it again.
+    let again = run
+        .handle(&fake, &direct(), "request-1", None)
+        .await
+        .unwrap();
+    assert_eq!(only(&again).outcome, Outcome::Duplicate);
+    b.ledger.age_kept(Duration::from_secs(31));
+    let sweep = run
+        .handle(&fake, &json!({"tourniquet": "sweep"}), "sweep-1", None)
+        .await
+        .unwrap();
+    assert!(sweep.cases.is_empty(), "{sweep:?}");
+    assert!(b.pager.taken().is_empty());
+}
+
+#[tokio::test]
+async fn the_delivery_of_an_incident_still_under_its_lease_is_retried_not_a_duplicate() {
+    let (b, fake) = (Bench::new(), Fake::default());
+    opened_elsewhere(&b.ledger, SystemTime::now() + Duration::from_secs(60)).await;
+    let run = b.run();
+    // Lambda's retry of the delivery whose invocation holds the lease (or died with it): a
+    // direct invocation's delivery is its request id.
+    let retry = run.handle(&fake, &direct(), "dead", None).await;
+    match retry {
+        Err(e @ HandleError::Retry(_)) => assert_eq!(e.kind(), "RetryLater"),
+        other => panic!("expected RetryLater, got {other:?}"),
+    }
+    assert_eq!(fake.acted.load(Ordering::SeqCst), 0);
+    assert!(b.ledger.is_open("fake", INSTANCE), "left to its lease");
     assert!(b.pager.taken().is_empty());
 }

@@ -1,132 +1,20 @@
 //! The ledger on the history table: the lock item, its lease and the incident records, each
 //! a conditional write or a consistent read.
 
-use std::collections::HashMap;
 use std::time::SystemTime;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde_json::Value;
 
-use super::{CLOSED, Ledger, Lock, LockRequest, OPEN, OpenIncident, decide};
+use super::{CLOSED, Ledger, Lock, LockRequest, OPEN, OpenIncident};
 use crate::history::{
     History, HistoryError, Incident, IncidentRecord, IncidentStatus, condition_failed, n, s,
 };
 use crate::time::epoch_millis;
+use items::lock_pk;
 
-fn lock_pk(action: &str) -> String {
-    format!("LOCK#{action}")
-}
-
-impl History {
-    /// What the lock item that refused a new incident means for this delivery.
-    fn existing_lock(
-        &self,
-        req: &LockRequest<'_>,
-        existing: Option<&HashMap<String, AttributeValue>>,
-        now_ms: u64,
-    ) -> Result<Lock, HistoryError> {
-        let Some(map) = existing else {
-            return Err(HistoryError::Malformed {
-                table: self.table().to_owned(),
-                pk: lock_pk(req.action),
-                sk: req.resource.to_owned(),
-                reason: "the lock's condition failed but no item came back".into(),
-            });
-        };
-        let item = self.item(map);
-        let state = item.str("state")?;
-        let deliveries = item.str_set("deliveries");
-        Ok(decide(
-            &state,
-            &deliveries,
-            self.open_from(map)?,
-            req.delivery,
-            now_ms,
-            item.opt_str("unsent"),
-        ))
-    }
-
-    fn open_from(
-        &self,
-        map: &HashMap<String, AttributeValue>,
-    ) -> Result<OpenIncident, HistoryError> {
-        let item = self.item(map);
-        Ok(OpenIncident {
-            incident: item.str("incident")?,
-            delivery: item.str("delivery")?,
-            lease_until_ms: item.num("lease_until")?,
-            target: item.json("target")?,
-        })
-    }
-
-    /// A conditional update of the lock item that only applies to `incident`; a lock that
-    /// moved on to another incident is left alone.
-    /// The locks of an action that pass `filter`, every page, read consistently.
-    async fn locks_where(
-        &self,
-        action: &str,
-        filter: &str,
-        names: &[(&str, &str)],
-        values: Vec<(&str, AttributeValue)>,
-        operation: &'static str,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, HistoryError> {
-        let query = values.into_iter().fold(
-            self.client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .filter_expression(filter)
-                .expression_attribute_values(":pk", s(lock_pk(action))),
-            |q, (name, value)| q.expression_attribute_values(name, value),
-        );
-        let query = names.iter().fold(query, |q, (alias, name)| {
-            q.expression_attribute_names(*alias, *name)
-        });
-        let pages: Vec<_> = query
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        pages
-            .into_iter()
-            .map(|r| r.map_err(|e| self.err(operation, &e)))
-            .collect()
-    }
-
-    async fn update_lock(
-        &self,
-        action: &str,
-        resource: &str,
-        incident: &str,
-        update: &str,
-        values: Vec<(&str, AttributeValue)>,
-        operation: &'static str,
-    ) -> Result<(), HistoryError> {
-        let mut call = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(lock_pk(action)))
-            .key("sk", s(resource))
-            .update_expression(update)
-            .condition_expression("incident = :inc")
-            .expression_attribute_values(":inc", s(incident));
-        if update.contains("#state") {
-            call = call.expression_attribute_names("#state", "state");
-        }
-        for (name, value) in values {
-            call = call.expression_attribute_values(name, value);
-        }
-        match call.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(self.err(operation, &e)),
-        }
-    }
-}
+mod items;
 
 impl Ledger for History {
     async fn lock(&self, req: &LockRequest<'_>) -> Result<Lock, HistoryError> {
@@ -188,9 +76,10 @@ impl Ledger for History {
             .table_name(self.table())
             .key("pk", s(lock_pk(action)))
             .key("sk", s(resource))
-            .update_expression("SET unsent = :n")
+            .update_expression("SET unsent = :n, unsent_at = :at")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":n", s(notification))
+            .expression_attribute_values(":at", n(epoch_millis(SystemTime::now())))
             .send()
             .await
             .map_err(|e| self.err("UpdateItem (unsent notification)", &e))?;
@@ -203,7 +92,7 @@ impl Ledger for History {
             .table_name(self.table())
             .key("pk", s(lock_pk(action)))
             .key("sk", s(resource))
-            .update_expression("REMOVE unsent")
+            .update_expression("REMOVE unsent, unsent_at")
             .condition_expression("attribute_exists(pk)")
             .send()
             .await
@@ -269,18 +158,24 @@ impl Ledger for History {
         incident: &str,
         outcome: &str,
         remediated: bool,
+        outbox: Option<&str>,
     ) -> Result<(), HistoryError> {
-        let remediated = if remediated {
-            ", remediated = :inc"
-        } else {
-            ""
-        };
+        let mut update = "SET #state = :closed, last_outcome = :outcome".to_owned();
+        let mut values = vec![(":closed", s(CLOSED)), (":outcome", s(outcome))];
+        if remediated {
+            update.push_str(", remediated = :inc");
+        }
+        if let Some(message) = outbox {
+            update.push_str(", unsent = :n, unsent_at = :at");
+            values.push((":n", s(message)));
+            values.push((":at", n(epoch_millis(SystemTime::now()))));
+        }
         self.update_lock(
             action,
             resource,
             incident,
-            &format!("SET #state = :closed, last_outcome = :outcome{remediated}"),
-            vec![(":closed", s(CLOSED)), (":outcome", s(outcome))],
+            &update,
+            values,
             "UpdateItem (incident release)",
         )
         .await
@@ -325,13 +220,17 @@ impl Ledger for History {
         .await
     }
 
-    async fn unsent(&self, action: &str) -> Result<Vec<(String, String)>, HistoryError> {
+    async fn unsent(
+        &self,
+        action: &str,
+        kept_before: SystemTime,
+    ) -> Result<Vec<(String, String)>, HistoryError> {
         let items = self
             .locks_where(
                 action,
-                "attribute_exists(unsent)",
+                "attribute_exists(unsent) AND (attribute_not_exists(unsent_at) OR unsent_at < :before)",
                 &[],
-                Vec::new(),
+                vec![(":before", n(epoch_millis(kept_before)))],
                 "Query (kept notifications)",
             )
             .await?;

@@ -1852,3 +1852,65 @@ async fn an_invocation_that_dies_at_its_publish_is_told_by_its_retry_once() {
     assert_eq!(tally([&again]), BTreeMap::from([("duplicate", 1)]));
     assert!(s.account.notifications().await.is_empty());
 }
+
+/// A dead invocation's groups are found again: it died after `CreateSecurityGroup` made the
+/// VPC's two groups (tagged with its incident in the same call) and before it recorded them.
+/// The resume adopts them, the quarantine one sealed, instead of making a second pair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resume_adopts_the_groups_its_dead_invocation_made() {
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let victim = s.fleet.web[0].clone();
+    let eni = fleet::interfaces(sdk, &victim).await;
+    fleet::taint(sdk, std::slice::from_ref(&victim), "Tainted").await;
+    // The allow-all group's rules hang: both groups exist, neither is recorded.
+    s.account.set_faults(json!([{
+        "operation": "AuthorizeSecurityGroupIngress", "times": 1, "stall": 6,
+        "code": "InternalError", "status": 500
+    }]));
+    let event = create_tags("ev-dies-creating", std::slice::from_ref(&victim));
+    let died = tokio::time::timeout(Duration::from_secs(3), s.deliver(&event)).await;
+    assert!(died.is_err(), "the invocation died making the groups");
+    let made = fleet::groups_named(sdk, "tourniquet-quarantine*").await;
+    assert_eq!(made.len(), 2, "the pair it made: {made:?}");
+    assert!(
+        s.account
+            .history_with("BASELINE#quarantine-groups")
+            .await
+            .is_empty(),
+        "not recorded"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    s.account.set_faults(json!([]));
+    s.account.expire_lease("isolate", &victim).await;
+
+    let retry = s.deliver(&event).await;
+    let case = &retry.cases[0];
+    assert!(case.resumed, "{retry:?}");
+    assert!(
+        matches!(case.outcome, Outcome::Remediated { .. }),
+        "{retry:?}"
+    );
+    let after = fleet::groups_named(sdk, "tourniquet-quarantine*").await;
+    assert_eq!(after.len(), 2, "no second pair: {after:?}");
+    let quarantine = s.quarantine_group().await;
+    assert!(made.iter().any(|(id, _, _)| *id == quarantine), "adopted");
+    let (_, inbound, outbound) = after
+        .iter()
+        .find(|(id, _, _)| *id == quarantine)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!((inbound, outbound), (0, 0), "sealed: no rule at all");
+    assert_eq!(
+        fleet::interface_groups(sdk, &eni[0]).await,
+        vec![quarantine]
+    );
+    assert_eq!(
+        s.account
+            .history_with("BASELINE#quarantine-groups")
+            .await
+            .len(),
+        1,
+        "recorded now"
+    );
+}

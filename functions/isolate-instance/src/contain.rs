@@ -66,7 +66,9 @@ impl Isolator {
         let inst = &target.instance;
         let ec2 = &clients.ec2;
         let records = self.records(scope);
-        let mut steps = self.contain(clients, &records, inst, &target.groups).await;
+        let mut steps = self
+            .contain(clients, &records, inst, &target.groups, ctx.incident)
+            .await;
         let quarantined = !inst.interfaces.is_empty()
             && inst.interfaces.iter().all(|eni| {
                 let name = format!("quarantine {}", eni.id);
@@ -108,6 +110,7 @@ impl Isolator {
         records: &groups::Records,
         inst: &Instance,
         known: &Known,
+        incident: &str,
     ) -> Vec<Step> {
         let ec2 = &clients.ec2;
         let Some(vpc) = inst.vpc_id.as_deref() else {
@@ -122,7 +125,7 @@ impl Isolator {
                 self.config.allow_all_group(),
             );
             let (groups, mut steps) =
-                groups::ensure(ec2, records, known, vpc, (names.0, &names.1)).await;
+                groups::ensure(ec2, records, known, (vpc, incident), (names.0, &names.1)).await;
             if let Ok(g) = &groups {
                 steps.extend(
                     join_all(inst.interfaces.iter().map(|eni| network::open(ec2, eni, g))).await,

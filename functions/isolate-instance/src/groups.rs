@@ -107,6 +107,9 @@ pub struct LiveGroup {
     /// trusted; it only marks one that is probably another invocation's, created a moment
     /// ago and about to be recorded or removed.
     pub tagged: bool,
+    /// Its purpose and the incident that made it, as tagged when it was created.
+    pub purpose: Option<String>,
+    pub incident: Option<String>,
 }
 
 impl LiveGroup {
@@ -121,8 +124,18 @@ impl LiveGroup {
                 .tags()
                 .iter()
                 .any(|t| t.key() == Some(network::PURPOSE_TAG)),
+            purpose: tag_of(g, network::PURPOSE_TAG),
+            incident: tag_of(g, network::INCIDENT_TAG),
         })
     }
+}
+
+fn tag_of(g: &SecurityGroup, key: &str) -> Option<String> {
+    g.tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+        .map(str::to_owned)
 }
 
 /// What the first round knows: history's records and the live groups.
@@ -156,6 +169,31 @@ impl Known {
         self.owned
             .get(vpc)
             .filter(|o| self.live(&o.quarantine).is_some() && self.live(&o.allow_all).is_some())
+    }
+
+    /// The pair an incident made in the VPC and never recorded (it died first): exactly one
+    /// group of each purpose, tagged with the incident. More than one of a kind is never
+    /// adopted: someone copied the tags.
+    pub fn made_by(&self, vpc: &str, incident: &str) -> Option<Owned> {
+        let recorded = self.owned.get(vpc);
+        let unrecorded = |purpose: &str| -> Vec<&LiveGroup> {
+            self.live
+                .iter()
+                .filter(|g| g.vpc == vpc && g.incident.as_deref() == Some(incident))
+                .filter(|g| g.purpose.as_deref() == Some(purpose))
+                .filter(|g| recorded.is_none_or(|o| g.id != o.quarantine && g.id != o.allow_all))
+                .collect()
+        };
+        match (
+            unrecorded(network::QUARANTINE).as_slice(),
+            unrecorded(network::ALLOW_ALL).as_slice(),
+        ) {
+            ([q], [a]) => Some(Owned {
+                quarantine: q.id.clone(),
+                allow_all: a.id.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// Groups in the VPC that carry Tourniquet's names but that Tourniquet did not record, and

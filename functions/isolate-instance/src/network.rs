@@ -35,11 +35,19 @@ fn all_traffic() -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
 
 /// The tag on the groups Tourniquet creates: for people, never trusted.
 pub const PURPOSE_TAG: &str = "tourniquet:purpose";
+/// The incident that made a group (or `prepare`, the sweep), tagged in the same call that
+/// creates it: a retry of an incident that died before recording its groups finds them by
+/// it and adopts them (sealed), instead of making a second pair.
+pub const INCIDENT_TAG: &str = "tourniquet:incident";
+/// The purposes, as tagged.
+pub const QUARANTINE: &str = "quarantine";
+pub const ALLOW_ALL: &str = "quarantine-allow-all";
 
-fn tagged(purpose: &str) -> TagSpecification {
+fn tagged(purpose: &str, incident: &str) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(ResourceType::SecurityGroup)
         .tags(Tag::builder().key(PURPOSE_TAG).value(purpose).build())
+        .tags(Tag::builder().key(INCIDENT_TAG).value(incident).build())
         .build()
 }
 
@@ -50,7 +58,7 @@ async fn create(
     ec2: &Client,
     name: &str,
     vpc: &str,
-    purpose: &str,
+    (purpose, incident): (&str, &str),
     other: impl Fn() -> String,
 ) -> Result<String, String> {
     let attempt = |name: String| async move {
@@ -59,7 +67,7 @@ async fn create(
             .group_name(&name)
             .description(format!("Tourniquet {purpose}: do not edit"))
             .vpc_id(vpc)
-            .tag_specifications(tagged(purpose))
+            .tag_specifications(tagged(purpose, incident))
             .send()
             .await;
         match out {
@@ -87,42 +95,79 @@ async fn create(
 pub async fn quarantine_group(
     ec2: &Client,
     name: &str,
-    vpc: &str,
+    (vpc, incident): (&str, &str),
     other: impl Fn() -> String,
 ) -> Result<String, String> {
-    let id = create(ec2, name, vpc, "quarantine", other).await?;
+    let id = create(ec2, name, vpc, (QUARANTINE, incident), other).await?;
     // A new group allows all outbound traffic (IPv4, and IPv6 in a dual-stack VPC):
     // revoke exactly what it has.
-    let out = ec2
-        .describe_security_groups()
-        .group_ids(&id)
-        .send()
-        .await
-        .map_err(|e| format!("DescribeSecurityGroups {id}: {}", sdk_message(&e)))?;
-    let egress: Vec<IpPermission> = out
-        .security_groups()
-        .iter()
-        .flat_map(|g| g.ip_permissions_egress().iter().cloned())
-        .collect();
+    seal(ec2, &id, false).await?;
+    Ok(id)
+}
+
+/// Every rule of a quarantine group revoked; `verify`: read back rule-less (a group adopted
+/// from a dead invocation may have had rules added since it was made).
+pub async fn seal(ec2: &Client, id: &str, verify: bool) -> Result<(), String> {
+    let (ingress, egress) = rules_of(ec2, id).await?;
+    if !ingress.is_empty() {
+        ec2.revoke_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(ingress))
+            .send()
+            .await
+            .map_err(|e| format!("RevokeSecurityGroupIngress {id}: {}", sdk_message(&e)))?;
+    }
     if !egress.is_empty() {
         ec2.revoke_security_group_egress()
-            .group_id(&id)
+            .group_id(id)
             .set_ip_permissions(Some(egress))
             .send()
             .await
             .map_err(|e| format!("RevokeSecurityGroupEgress {id}: {}", sdk_message(&e)))?;
     }
-    Ok(id)
+    if verify && rules_of(ec2, id).await? != (Vec::new(), Vec::new()) {
+        return Err(format!(
+            "quarantine group {id} still has rules after they were revoked"
+        ));
+    }
+    Ok(())
+}
+
+/// A group's inbound and outbound rules, as they are now.
+async fn rules_of(
+    ec2: &Client,
+    id: &str,
+) -> Result<(Vec<IpPermission>, Vec<IpPermission>), String> {
+    let out = ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeSecurityGroups {id}: {}", sdk_message(&e)))?;
+    let groups = out.security_groups();
+    let ingress = groups
+        .iter()
+        .flat_map(|g| g.ip_permissions().iter().cloned());
+    let egress = groups
+        .iter()
+        .flat_map(|g| g.ip_permissions_egress().iter().cloned());
+    Ok((ingress.collect(), egress.collect()))
 }
 
 /// A new allow-all group: all traffic in and out, IPv4 and IPv6, so that nothing is tracked.
 pub async fn allow_all_group(
     ec2: &Client,
     name: &str,
-    vpc: &str,
+    (vpc, incident): (&str, &str),
     other: impl Fn() -> String,
 ) -> Result<String, String> {
-    let id = create(ec2, name, vpc, "quarantine-allow-all", other).await?;
+    let id = create(ec2, name, vpc, (ALLOW_ALL, incident), other).await?;
+    open_all(ec2, &id).await?;
+    Ok(id)
+}
+
+/// An allow-all group's rules, authorized (those it has already stay).
+pub async fn open_all(ec2: &Client, id: &str) -> Result<(), String> {
     let everything = || {
         all_traffic()
             .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
@@ -134,15 +179,22 @@ pub async fn allow_all_group(
         .build();
     let (ingress, egress) = tokio::join!(
         ec2.authorize_security_group_ingress()
-            .group_id(&id)
+            .group_id(id)
             .ip_permissions(everything())
             .send(),
         ec2.authorize_security_group_egress()
-            .group_id(&id)
+            .group_id(id)
             .ip_permissions(ipv6_out)
             .send()
     );
-    ingress.map_err(|e| format!("AuthorizeSecurityGroupIngress {id}: {}", sdk_message(&e)))?;
+    if let Err(e) = ingress
+        && e.code() != Some("InvalidPermission.Duplicate")
+    {
+        return Err(format!(
+            "AuthorizeSecurityGroupIngress {id}: {}",
+            sdk_message(&e)
+        ));
+    }
     if let Err(e) = egress
         && e.code() != Some("InvalidPermission.Duplicate")
     {
@@ -151,7 +203,7 @@ pub async fn allow_all_group(
             sdk_message(&e)
         ));
     }
-    Ok(id)
+    Ok(())
 }
 
 async fn set_groups(ec2: &Client, eni: &str, group: &str) -> Result<(), String> {

@@ -12,6 +12,10 @@ use tourniquet::errors::sdk_message;
 use super::{Known, LiveGroup, Owned, Records, live};
 use crate::network::{self, Groups};
 
+/// The incident tag of the groups the sweep makes ahead of time: a sweep that died before
+/// recording them has the next adopt them.
+const PREPARE: &str = "prepare";
+
 /// The step that reports a same-named group Tourniquet did not make.
 const IMPOSTOR_STEP: &str = "impostor-group";
 
@@ -76,23 +80,53 @@ async fn strip(ec2: &Client, g: &LiveGroup) -> Step {
     }
 }
 
-/// Creates the VPC's two groups under names nobody holds, and records them; when another
-/// invocation recorded its own first, those are used and ours deleted.
+/// Creates the VPC's two groups under names nobody holds, tagged with the incident that
+/// makes them, and records them.
 async fn create(
     ec2: &Client,
     history: &Records,
-    vpc: &str,
+    (vpc, incident): (&str, &str),
     names: (&str, &str),
     replace: bool,
 ) -> Result<Owned, String> {
     let (quarantine, allow_all) = tokio::join!(
-        network::quarantine_group(ec2, names.0, vpc, || suffixed(names.0)),
-        network::allow_all_group(ec2, names.1, vpc, || suffixed(names.1)),
+        network::quarantine_group(ec2, names.0, (vpc, incident), || suffixed(names.0)),
+        network::allow_all_group(ec2, names.1, (vpc, incident), || suffixed(names.1)),
     );
     let created = Owned {
         quarantine: quarantine?,
         allow_all: allow_all?,
     };
+    record(ec2, history, vpc, created, replace).await
+}
+
+/// The groups an incident made before it died, adopted: the quarantine one sealed (every
+/// rule revoked, read back rule-less), the allow-all one given its rules, both recorded.
+async fn adopt(
+    ec2: &Client,
+    history: &Records,
+    vpc: &str,
+    made: Owned,
+    replace: bool,
+) -> Result<Owned, String> {
+    let (sealed, opened) = tokio::join!(
+        network::seal(ec2, &made.quarantine, true),
+        network::open_all(ec2, &made.allow_all)
+    );
+    sealed?;
+    opened?;
+    record(ec2, history, vpc, made, replace).await
+}
+
+/// Records the VPC's groups; when another invocation recorded its own first, those are used
+/// and ours deleted.
+async fn record(
+    ec2: &Client,
+    history: &Records,
+    vpc: &str,
+    created: Owned,
+    replace: bool,
+) -> Result<Owned, String> {
     let record = json!(created);
     match history.put(vpc, &record, replace).await {
         Ok(None) => Ok(created),
@@ -124,7 +158,7 @@ pub async fn ensure(
     ec2: &Client,
     history: &Records,
     known: &Known,
-    vpc: &str,
+    (vpc, incident): (&str, &str),
     names: (&str, &str),
 ) -> (Result<Groups, String>, Vec<Step>) {
     let mut steps: Vec<Step> = known
@@ -145,12 +179,13 @@ pub async fn ensure(
     // concurrent creator, so history is not read again first: one round trip fewer on the
     // first isolation in a VPC the sweep has not prepared yet.
     let recorded = known.owned.contains_key(vpc);
-    let owned = match known.groups(vpc) {
-        Some(o) => Ok(o.clone()),
-        None if !recorded => create(ec2, history, vpc, names, false).await,
-        None => match recorded_since(history, known, vpc).await {
+    let owned = match (known.groups(vpc), known.made_by(vpc, incident)) {
+        (Some(o), _) => Ok(o.clone()),
+        (None, Some(made)) => adopt(ec2, history, vpc, made, recorded).await,
+        (None, None) if !recorded => create(ec2, history, (vpc, incident), names, false).await,
+        (None, None) => match recorded_since(history, known, vpc).await {
             Some(o) => Ok(o),
-            None => create(ec2, history, vpc, names, true).await,
+            None => create(ec2, history, (vpc, incident), names, true).await,
         },
     };
     let owned = match owned {
@@ -210,7 +245,7 @@ pub async fn prepare(ec2: &Client, history: &Records, names: (&str, &str)) -> Ve
         let known = &known;
         async move {
             let ready = known.groups(vpc).is_some();
-            let (groups, steps) = ensure(ec2, history, known, vpc, names).await;
+            let (groups, steps) = ensure(ec2, history, known, (vpc, PREPARE), names).await;
             let mut steps: Vec<Step> = steps
                 .into_iter()
                 .filter(|s| s.name != IMPOSTOR_STEP)

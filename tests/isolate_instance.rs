@@ -1914,3 +1914,98 @@ async fn the_resume_adopts_the_groups_its_dead_invocation_made() {
         "recorded now"
     );
 }
+
+/// A stray (a group tagged as made by an incident, named by no record, its retry never come)
+/// is noted by the sweep, left an hour by history's clock, then deleted and listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_deletes_a_stray_group_an_hour_after_it_first_saw_it() {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let s = setup(&[]).await;
+    let sdk = &s.account.sdk;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    let stray = aws_sdk_ec2::Client::new(sdk)
+        .create_security_group()
+        .group_name("tourniquet-quarantine-0badc0de")
+        .description("left by an invocation that died")
+        .vpc_id(&s.fleet.vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(tag("tourniquet:purpose", "quarantine-allow-all"))
+                .tags(tag("tourniquet:incident", "ev-long-gone"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the stray")
+        .group_id()
+        .expect("its id")
+        .to_owned();
+    let sweep = json!({"tourniquet": "sweep"});
+    let first = handle(&s.fw, &s.isolator, &sweep, "sweep-1")
+        .await
+        .expect("swept");
+    assert!(
+        !first.upkeep.iter().any(|st| st.name == "stray-group"),
+        "{:?}",
+        first.upkeep
+    );
+    assert_eq!(
+        fleet::groups_named(sdk, "tourniquet-quarantine-0badc0de")
+            .await
+            .len(),
+        1,
+        "left for its incident's retry"
+    );
+    let seen = s.account.history_with("BASELINE#quarantine-strays").await;
+    assert_eq!(seen.len(), 1, "first seen, in history");
+
+    // An hour later, as history tells it.
+    aws_sdk_dynamodb::Client::new(sdk)
+        .update_item()
+        .table_name(&s.account.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("BASELINE#quarantine-strays".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(stray.clone()),
+        )
+        .update_expression("SET config = :c")
+        .expression_attribute_values(
+            ":c",
+            aws_sdk_dynamodb::types::AttributeValue::S(r#"{"first_seen_ms": 1}"#.into()),
+        )
+        .send()
+        .await
+        .expect("backdate");
+    let second = handle(&s.fw, &s.isolator, &sweep, "sweep-2")
+        .await
+        .expect("swept");
+    let step = second
+        .upkeep
+        .iter()
+        .find(|st| st.name == "stray-group")
+        .unwrap_or_else(|| panic!("{:?}", second.upkeep));
+    assert!(step.ok && step.detail.contains(&stray), "{step:?}");
+    assert!(
+        fleet::groups_named(sdk, "tourniquet-quarantine-0badc0de")
+            .await
+            .is_empty(),
+        "deleted"
+    );
+    // The pairs the sweep prepared are Tourniquet's own and stay: one per recorded VPC.
+    let recorded = s
+        .account
+        .history_with("BASELINE#quarantine-groups")
+        .await
+        .len();
+    assert!(recorded > 0);
+    assert_eq!(
+        fleet::groups_named(sdk, "tourniquet-quarantine")
+            .await
+            .len(),
+        recorded
+    );
+}

@@ -26,6 +26,9 @@ pub use ready::{ensure, prepare};
 
 /// The history kind under which each VPC's groups are recorded.
 pub const HISTORY_KIND: &str = "quarantine-groups";
+/// The history kind under which the sweep notes when it first saw a stray group: a group
+/// tagged as Tourniquet's that no record names. The time is history's own, never a tag's.
+pub const STRAY_KIND: &str = "quarantine-strays";
 
 /// History's records of the groups of one account and region. Elsewhere than the
 /// function's own account and region a VPC is recorded under its ARN, so that the one table
@@ -59,6 +62,31 @@ impl Records {
                 None => (!key.starts_with("arn:")).then_some((key, v)),
             })
             .collect())
+    }
+
+    /// When the sweep first saw each stray group, by group id (epoch ms).
+    pub async fn strays_seen(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
+        let records = self.history.baselines(STRAY_KIND).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|(key, v)| {
+                let id = match &self.prefix {
+                    Some(p) => key.strip_prefix(p.as_str())?.to_owned(),
+                    None => (!key.starts_with("arn:")).then_some(key)?,
+                };
+                Some((id, v.get("first_seen_ms")?.as_u64()?))
+            })
+            .collect())
+    }
+
+    /// Notes the first time the sweep saw a stray group.
+    pub async fn saw_stray(&self, id: &str, at_ms: u64) -> Result<(), HistoryError> {
+        let record = serde_json::json!({"first_seen_ms": at_ms});
+        let key = self.key(id);
+        (self.history)
+            .put_baseline_once(STRAY_KIND, &key, &record, SystemTime::now())
+            .await
+            .map(|_| ())
     }
 
     async fn get(&self, vpc: &str) -> Result<Option<Value>, HistoryError> {
@@ -194,6 +222,20 @@ impl Known {
             }),
             _ => None,
         }
+    }
+
+    /// Groups tagged as made by Tourniquet (purpose and incident) that no record names, in
+    /// any VPC: what a dead invocation left, unless its retry adopts them.
+    pub fn strays(&self) -> Vec<&LiveGroup> {
+        let recorded = |id: &str| {
+            self.owned
+                .values()
+                .any(|o| o.quarantine == id || o.allow_all == id)
+        };
+        self.live
+            .iter()
+            .filter(|g| g.purpose.is_some() && g.incident.is_some() && !recorded(&g.id))
+            .collect()
     }
 
     /// Groups in the VPC that carry Tourniquet's names but that Tourniquet did not record, and

@@ -16,6 +16,10 @@ use crate::network::{self, Groups};
 /// recording them has the next adopt them.
 const PREPARE: &str = "prepare";
 
+/// The step that reports a stray group, and how long one is left for its incident's retry.
+const STRAY_STEP: &str = "stray-group";
+const STRAY_AGE_MS: u64 = 3_600_000;
+
 /// The step that reports a same-named group Tourniquet did not make.
 const IMPOSTOR_STEP: &str = "impostor-group";
 
@@ -241,6 +245,7 @@ pub async fn prepare(ec2: &Client, history: &Records, names: (&str, &str)) -> Ve
         (_, _, Err(e)) => return vec![Step::failed("prepare-groups", e.to_string())],
     };
     let known = Known::new(live, records);
+    let strays = clear_strays(ec2, history, &known);
     let per_vpc = futures_util::future::join_all(vpcs.iter().map(|vpc| {
         let known = &known;
         async move {
@@ -267,5 +272,61 @@ pub async fn prepare(ec2: &Client, history: &Records, names: (&str, &str)) -> Ve
         }
     }))
     .await;
-    per_vpc.into_iter().flatten().collect()
+    let mut steps: Vec<Step> = per_vpc.into_iter().flatten().collect();
+    steps.extend(strays.await);
+    steps
+}
+
+/// A stray group (tagged as Tourniquet's, named by no record) is left an hour for its
+/// incident's retry to adopt; after that the sweep deletes it and says so. One in use cannot
+/// be deleted, and wakes a human: an instance sits in a group Tourniquet does not know.
+async fn clear_strays(ec2: &Client, history: &Records, known: &Known) -> Vec<Step> {
+    let strays = known.strays();
+    if strays.is_empty() {
+        return Vec::new();
+    }
+    let seen = match history.strays_seen().await {
+        Ok(seen) => seen,
+        Err(e) => return vec![Step::failed(STRAY_STEP, e.to_string())],
+    };
+    let now = tourniquet::time::epoch_millis(SystemTime::now());
+    let cutoff = now.saturating_sub(STRAY_AGE_MS);
+    let seen = &seen;
+    let handled = strays.into_iter().map(|g| async move {
+        match seen.get(&g.id) {
+            None => history
+                .saw_stray(&g.id, now)
+                .await
+                .err()
+                .map(|e| Step::failed(STRAY_STEP, e.to_string())),
+            Some(first) if *first <= cutoff => Some(delete_stray(ec2, g).await),
+            Some(_) => None,
+        }
+    });
+    futures_util::future::join_all(handled)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+async fn delete_stray(ec2: &Client, g: &LiveGroup) -> Step {
+    let what = format!(
+        "{} \"{}\" in {}, made by incident {} and never recorded",
+        g.id,
+        g.name,
+        g.vpc,
+        g.incident.as_deref().unwrap_or("?")
+    );
+    match ec2.delete_security_group().group_id(&g.id).send().await {
+        Ok(_) => Step::ok(STRAY_STEP, format!("{what}: deleted after an hour")),
+        Err(e) => Step::critical(
+            STRAY_STEP,
+            format!(
+                "{what}: NOT deleted ({}); if an instance is in it, it is in a group \
+                 Tourniquet does not keep",
+                sdk_message(&e)
+            ),
+        ),
+    }
 }

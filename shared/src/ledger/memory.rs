@@ -110,9 +110,9 @@ impl Ledger for MemoryLedger {
                     item.state = OPEN;
                     item.open = fresh;
                     item.deliveries = vec![req.delivery.to_owned()];
-                    item.unsent = None;
                     Lock::Opened {
                         remediated: item.remediated.clone(),
+                        left: item.unsent.take(),
                     }
                 }
                 Some(item) => decide(
@@ -135,7 +135,10 @@ impl Ledger for MemoryLedger {
                             unsent_at: 0,
                         },
                     );
-                    Lock::Opened { remediated: None }
+                    Lock::Opened {
+                        remediated: None,
+                        left: None,
+                    }
                 }
             }
         }))

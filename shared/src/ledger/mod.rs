@@ -51,8 +51,13 @@ pub struct OpenIncident {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lock {
     /// This trigger opened a new incident. `remediated` names the last incident that
-    /// remediated the resource, if any: Tourniquet's own memory, never a tag.
-    Opened { remediated: Option<String> },
+    /// remediated the resource, if any: Tourniquet's own memory, never a tag. `left` is the
+    /// message the last incident kept and never sent (its invocation died, and its retry did
+    /// not come first): the opening takes it off the lock, to be sent now.
+    Opened {
+        remediated: Option<String>,
+        left: Option<String>,
+    },
     /// This delivery was seen already. `unsent` is a notification of it that SNS refused,
     /// kept for this retry to send.
     Duplicate { unsent: Option<String> },

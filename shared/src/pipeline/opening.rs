@@ -72,19 +72,11 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                 return self.resend(r, &case.resource, &kept).await;
             }
             Ok(Lock::Joined { incident }) => self.join(ctx, r, case, incident, verdict).await,
-            // Answered with an error: Lambda retries, and a retry after the lease resumes it.
-            Ok(Lock::InFlight { incident }) => {
-                let error = format!(
-                    "incident {incident} of this delivery is still open under a live lease: \
-                     retry later"
-                );
-                Settlement::quiet(Outcome::Unverified { error }, false)
-            }
-            // Boxed: the stages' futures are large, and a case's future lives on the stack.
+            Ok(Lock::InFlight { incident }) => in_flight(&incident),
             Ok(Lock::Stale(abandoned)) => {
                 return Box::pin(self.resume(ctx, r, case, abandoned, survey)).await;
             }
-            Ok(Lock::Opened { remediated }) => {
+            Ok(Lock::Opened { remediated, left }) => {
                 let opened = Opened {
                     incident: self.incident(ctx, r, case, incident_id, ctx.delivery_id),
                     remediated,
@@ -92,10 +84,28 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
                     survey,
                     resumed: false,
                 };
-                return Box::pin(self.proceed(ctx, r, case, opened)).await;
+                // The last incident's unsent message goes out beside this one's work, never
+                // before it.
+                let (report, _) = tokio::join!(
+                    Box::pin(self.proceed(ctx, r, case, opened)),
+                    self.send_left(&case.resource, left)
+                );
+                return report;
             }
         };
         self.settle(ctx, r, &case.resource, settlement).await
+    }
+
+    /// A message the resource's last incident kept and never sent, sent now: a refusal is
+    /// kept again by the invocation, like any other.
+    async fn send_left(&self, resource: &str, left: Option<String>) {
+        let Some(kept) = left else { return };
+        match serde_json::from_str::<Notification>(&kept) {
+            Ok(n) => {
+                let _ = self.send(&n).await;
+            }
+            Err(e) => tracing::error!(%resource, error = %e, "a kept notification is unreadable"),
+        }
     }
 
     /// The safeguard's windows for a case: its account's (from its key) and the ceiling.
@@ -280,6 +290,15 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             resumed: true,
         })
     }
+}
+
+/// The delivery of an incident still under its lease: answered with an error, so that Lambda
+/// retries it, and a retry after the lease resumes the incident.
+fn in_flight<'s, S>(incident: &str) -> Settlement<'s, S> {
+    let error = format!(
+        "incident {incident} of this delivery is still open under a live lease: retry later"
+    );
+    Settlement::quiet(Outcome::Unverified { error }, false)
 }
 
 /// An abandoned incident that cannot be resumed now: a person must look, and the lease

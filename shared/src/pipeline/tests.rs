@@ -161,7 +161,13 @@ async fn opened_elsewhere(ledger: &MemoryLedger, lease_until: SystemTime) -> Str
         })
         .await
         .unwrap();
-    assert_eq!(lock, Lock::Opened { remediated: None });
+    assert_eq!(
+        lock,
+        Lock::Opened {
+            remediated: None,
+            left: None
+        }
+    );
     let incident = Incident {
         id: id.clone(),
         function: "fake".into(),
@@ -492,4 +498,34 @@ async fn the_delivery_of_an_incident_still_under_its_lease_is_retried_not_a_dupl
     assert_eq!(fake.acted.load(Ordering::SeqCst), 0);
     assert!(b.ledger.is_open("fake", INSTANCE), "left to its lease");
     assert!(b.pager.taken().is_empty());
+}
+
+#[tokio::test]
+async fn a_new_incident_first_sends_what_the_last_one_left_unsaid() {
+    let (b, fake) = (Bench::new(), Fake::default());
+    let run = b.run();
+    b.pager.hang.store(true, Ordering::SeqCst);
+    let died = tokio::time::timeout(
+        Duration::from_millis(200),
+        run.handle(&fake, &direct(), "request-1", None),
+    )
+    .await;
+    assert!(died.is_err(), "died at its publish, its message kept");
+    b.pager.hang.store(false, Ordering::SeqCst);
+    // A new event about the resource comes before the first one's retry.
+    let next = run
+        .handle(&fake, &direct(), "request-2", None)
+        .await
+        .unwrap();
+    assert_eq!(only(&next).outcome.name(), "remediated");
+    let sent = b.pager.taken();
+    assert_eq!(sent.len(), 2, "the left message and this one: {sent:?}");
+    assert!(sent.iter().all(|n| n.action == "fake"));
+    // Nothing is left for the sweep to send again.
+    b.ledger.age_kept(Duration::from_secs(31));
+    let sweep = run
+        .handle(&fake, &json!({"tourniquet": "sweep"}), "sweep-1", None)
+        .await
+        .unwrap();
+    assert!(sweep.cases.is_empty(), "{sweep:?}");
 }

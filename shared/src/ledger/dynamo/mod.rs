@@ -28,7 +28,7 @@ impl Ledger for History {
             .update_expression(
                 "SET #state = :open, incident = :inc, delivery = :d, deliveries = :ds, \
                  #function = :f, target = :t, opened_at = :now, lease_until = :lease \
-                 REMOVE unsent",
+                 REMOVE unsent, unsent_at",
             )
             .condition_expression(
                 "attribute_not_exists(pk) OR (#state = :closed AND NOT contains(deliveries, :d))",
@@ -49,13 +49,18 @@ impl Ledger for History {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(Lock::Opened {
-                remediated: out
-                    .attributes()
-                    .and_then(|a| a.get("remediated"))
-                    .and_then(|v| v.as_s().ok())
-                    .cloned(),
-            }),
+            Ok(out) => {
+                let old = |name: &str| {
+                    out.attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                };
+                Ok(Lock::Opened {
+                    remediated: old("remediated"),
+                    left: old("unsent"),
+                })
+            }
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
                     self.existing_lock(req, c.item(), now_ms)

@@ -281,6 +281,30 @@ async fn concurrency_zero_is_undone_and_dry_run_pages() {
             .len(),
         1
     );
+    s.account.notifications().await;
+    // A one-time grant that opens the function to another account: Lambda names the call
+    // with its API version, and the function's live settings show nothing of it.
+    let grant = call(
+        "grant",
+        "lambda.amazonaws.com",
+        "AddPermission20150331v2",
+        json!({"functionName": ISOLATE, "statementId": "x", "action": "lambda:InvokeFunction",
+               "principal": "444455556666"}),
+    );
+    let summary = s.deliver(&grant).await;
+    assert!(
+        matches!(summary.outcome_of(&format!("function:{ISOLATE}")), Some(Outcome::Noticed { detail })
+            if detail.contains("lets 444455556666 call lambda:InvokeFunction")),
+        "{summary:?}"
+    );
+    let notes = s.account.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].severity(), "CRITICAL");
+    assert!(
+        notes[0].message.contains("AddPermission20150331v2"),
+        "{}",
+        notes[0].message
+    );
     lambda
         .put_function_concurrency()
         .function_name(ISOLATE)

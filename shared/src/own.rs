@@ -120,6 +120,7 @@ const FUNCTION_CALLS: &[&str] = &[
     "PutFunctionConcurrency",
     "DeleteFunctionConcurrency",
     "DeleteFunction",
+    "AddPermission",
     "RemovePermission",
 ];
 const KEY_CALLS: &[&str] = &["DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"];

@@ -114,6 +114,11 @@ impl Guard {
             return Ok(self.page(ctx, own, &findings));
         };
         let mut findings = live.losses(&self.config.settings);
+        // Who may invoke the function is its resource policy, which no live setting shows:
+        // a change to it outside the stack pages whatever the function looks like now.
+        if let Some(change) = permission_change(ctx) {
+            findings.push(change);
+        }
         if findings.is_empty() {
             return Ok(self.sound(ctx, own, Some(&live)));
         }
@@ -189,4 +194,29 @@ impl Guard {
         }
         Ok(self.page(ctx, own, &findings))
     }
+}
+
+/// A change of a function's resource policy (`AddPermission20150331v2`, `RemovePermission…`),
+/// in words, with the principal it names.
+fn permission_change(ctx: &Context<'_>) -> Option<String> {
+    let Trigger::ApiCall(_, call) = ctx.trigger else {
+        return None;
+    };
+    let name = call.event_name.as_str();
+    let request = &call.request_parameters;
+    let field = |k: &str| request.get(k).and_then(|v| v.as_str());
+    if name.starts_with("AddPermission") {
+        let who = field("principal").unwrap_or("someone");
+        let what = field("action").unwrap_or("an action");
+        return Some(format!(
+            "its resource policy now lets {who} call {what} (statement {})",
+            field("statementId").unwrap_or("?")
+        ));
+    }
+    name.starts_with("RemovePermission").then(|| {
+        format!(
+            "statement {} removed from its resource policy",
+            field("statementId").unwrap_or("?")
+        )
+    })
 }

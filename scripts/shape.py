@@ -133,24 +133,22 @@ def check(src):
             if not f.endswith(".rs"):
                 continue
             path = os.path.join(root, f)
-            with open(path, encoding="utf-8") as fh:
-                lines = fh.read().split("\n")
             if is_test_file(path):
                 continue
-            numbered = body_lines(lines)
-            code = [l for _, l in numbered if l.strip()]
+            with open(path, encoding="utf-8") as fh:
+                numbered = body_lines(fh.read().split("\n"))
             if len(numbered) > MAX_FILE:
                 breaches.append((path, f"{path}: {len(numbered)} lines outside tests (at most {MAX_FILE})"))
             for name, num, length in long_functions(numbered):
                 breaches.append((f"{path} fn {name}", f"{path}:{num}: fn {name} is {length} lines (at most {MAX_FN})"))
             me = module_of(src, path)
             deps = graph.setdefault(me, set())
-            parent = me.rsplit("::", 1)[0] if "::" in me else "crate"
+            # The module a relative path starts from: a folder's own for its mod.rs (and the
+            # crate root's), the parent's for any other file.
             if os.path.basename(path) in ("mod.rs", "lib.rs", "main.rs"):
-                parent = me.rsplit("::", 1)[0] if "::" in me else "crate"
                 here = me
             else:
-                here = parent
+                here = me.rsplit("::", 1)[0] if "::" in me else "crate"
             for _, l in numbered:
                 if l.lstrip().startswith("//"):
                     continue

@@ -93,11 +93,7 @@ impl Disabler {
         trigger: &Trigger,
         call: &ApiCall,
     ) -> Result<Weakening, IntakeError> {
-        let r = self
-            .clients
-            .get(&self.members.scope_of(trigger))
-            .await
-            .map_err(|e| IntakeError::Unavailable(e.into()))?;
+        let r = self.clients.get(&self.members.scope_of(trigger)).await?;
         let trails = touched::trails_touched(&r.cloudtrail, call).await?;
         let found = tourniquet_trail::weakenings_of(&call.event_name, &call.request_parameters);
         if trails.is_empty() || found.is_empty() {

@@ -84,9 +84,8 @@ async fn audit_in(
         history.baselines(BASELINE),
         store::list(&account.client, region)
     );
-    let live =
-        live.map_err(|e| IntakeError::from(Unavailable::from(AwsError::of("DescribeTrails", &e))))?;
-    let baselines = baselines.map_err(|e| IntakeError::Unavailable(e.into()))?;
+    let live = live.map_err(|e| AwsError::of("DescribeTrails", &e))?;
+    let baselines = baselines?;
     let trails = trails_of(live.trail_list(), baselines, region, &scope.account);
     let mut cases: Vec<Case<Watched>> = trails
         .into_iter()

@@ -70,6 +70,12 @@ impl From<AwsError> for IntakeError {
     }
 }
 
+impl From<HistoryError> for IntakeError {
+    fn from(e: HistoryError) -> Self {
+        Self::Unavailable(e.into())
+    }
+}
+
 impl From<Refusal> for IntakeError {
     fn from(e: Refusal) -> Self {
         Self::Unavailable(e.into())

@@ -116,6 +116,20 @@ fn lease_until(ctx: &Context<'_>) -> SystemTime {
     ctx.deadline.unwrap_or(ctx.now + LONGEST_INVOCATION) + ctx.framework.config.lease_margin
 }
 
+impl<'a, L, P> Run<'a, L, P> {
+    /// The same run, paging through `pager` (a wrapper that keeps or buffers messages).
+    fn with_pager<'p, Q>(&self, pager: &'p Q) -> Run<'p, L, Q>
+    where
+        'a: 'p,
+    {
+        Run {
+            fw: self.fw,
+            ledger: self.ledger,
+            pager,
+        }
+    }
+}
+
 impl<L: Ledger, P: Pager> Run<'_, L, P> {
     /// Handles one invocation end to end. Only input that cannot be processed, live checks
     /// that failed before anything changed, and actions cut short by the deadline are
@@ -216,11 +230,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         unsent: &Unsent<'_, P>,
     ) -> Vec<CaseReport> {
         let held = HeldBuffer::new(unsent);
-        let run = Run {
-            fw: self.fw,
-            ledger: self.ledger,
-            pager: &held,
-        };
+        let run = self.with_pager(&held);
         let mut reports: Vec<CaseReport> = stream::iter(cases.iter())
             .map(|case| run.run_case(ctx, r, case))
             .buffered(CONCURRENT_CASES)

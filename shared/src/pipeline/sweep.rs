@@ -22,18 +22,10 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         mut summary: Summary,
     ) -> Result<Summary, HandleError> {
         let unsent = Unsent::new(self.pager);
-        let run = Run {
-            fw: self.fw,
-            ledger: self.ledger,
-            pager: &unsent,
-        };
+        let run = self.with_pager(&unsent);
         // Kept messages of held cases go out as they would have: one summary for many.
         let held = HeldBuffer::new(&unsent);
-        let resending = Run {
-            fw: self.fw,
-            ledger: self.ledger,
-            pager: &held,
-        };
+        let resending = self.with_pager(&held);
         let (cases, upkeep, mut resent) = tokio::join!(
             run.resume_abandoned(ctx, r),
             run.upkeep(ctx, r),

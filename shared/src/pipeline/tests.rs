@@ -438,23 +438,29 @@ async fn a_kept_notification_whose_retries_gave_up_is_sent_by_the_sweep() {
     assert!(b.pager.taken().is_empty());
 }
 
+/// Delivers `delivery` with a pager whose publish never returns, so the invocation dies
+/// there, after the incident closed; the pager answers again afterwards.
+async fn dies_at_its_publish(b: &Bench, fake: &Fake, delivery: &str) {
+    b.pager.hang.store(true, Ordering::SeqCst);
+    let died = tokio::time::timeout(
+        Duration::from_millis(200),
+        b.run().handle(fake, &direct(), delivery, None),
+    )
+    .await;
+    assert!(died.is_err(), "the invocation died at its publish");
+    b.pager.hang.store(false, Ordering::SeqCst);
+}
+
 #[tokio::test]
 async fn an_invocation_that_dies_between_its_close_and_its_message_is_told_by_the_retry() {
     let (b, fake) = (Bench::new(), Fake::default());
     let run = b.run();
-    b.pager.hang.store(true, Ordering::SeqCst);
-    let died = tokio::time::timeout(
-        Duration::from_millis(200),
-        run.handle(&fake, &direct(), "request-1", None),
-    )
-    .await;
-    assert!(died.is_err(), "the invocation died at its publish");
+    dies_at_its_publish(&b, &fake, "request-1").await;
     assert_eq!(fake.acted.load(Ordering::SeqCst), 1);
     assert!(
         !b.ledger.is_open("fake", INSTANCE),
         "closed before the publish"
     );
-    b.pager.hang.store(false, Ordering::SeqCst);
     // Lambda's retry of the same delivery finds the message kept with the close.
     let retry = run
         .handle(&fake, &direct(), "request-1", None)
@@ -504,14 +510,7 @@ async fn the_delivery_of_an_incident_still_under_its_lease_is_retried_not_a_dupl
 async fn a_new_incident_first_sends_what_the_last_one_left_unsaid() {
     let (b, fake) = (Bench::new(), Fake::default());
     let run = b.run();
-    b.pager.hang.store(true, Ordering::SeqCst);
-    let died = tokio::time::timeout(
-        Duration::from_millis(200),
-        run.handle(&fake, &direct(), "request-1", None),
-    )
-    .await;
-    assert!(died.is_err(), "died at its publish, its message kept");
-    b.pager.hang.store(false, Ordering::SeqCst);
+    dies_at_its_publish(&b, &fake, "request-1").await;
     // A new event about the resource comes before the first one's retry.
     let next = run
         .handle(&fake, &direct(), "request-2", None)

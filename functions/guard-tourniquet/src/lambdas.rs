@@ -25,6 +25,9 @@ pub const SHARED_SETTINGS: &[&str] = &[
     "MEMBER_ROLE_NAME",
     "MEMBER_EXTERNAL_ID",
     "MEMBER_ACCOUNTS",
+    // How long an abandoned incident waits to be resumed: changed on one function, its
+    // incidents are resumed under a live invocation, or left open for hours.
+    "LEASE_MARGIN_SECONDS",
 ];
 
 /// The stack's values of the shared settings, from this function's own environment.

@@ -15,7 +15,7 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 say "code shape: files and functions short, no import circle, no function crate depending on another"
-"$VENV/bin/python" scripts/shape.py --allow scripts/shape-allowed.txt shared/src trail/src functions/*/src
+"$VENV/bin/python" scripts/shape.py --allow scripts/shape-allowed.txt shared/src trail/src operator/src functions/*/src
 for crate in functions/*/; do
     name=$(basename "$crate")
     others=$(ls functions | grep -vx "$name" | paste -sd'|' -)

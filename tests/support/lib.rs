@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
@@ -557,6 +557,23 @@ pub async fn create_history_table(db: &aws_sdk_dynamodb::Client, name: &str) {
         .key_schema(key("sk", KeyType::Range))
         .attribute_definitions(def("pk"))
         .attribute_definitions(def("sk"))
+        .attribute_definitions(def("day"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(tourniquet::history::INCIDENTS_BY_DAY)
+                .key_schema(key("day", KeyType::Hash))
+                .key_schema(key("sk", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            tourniquet::history::PROJECTED.map(String::from).to_vec(),
+                        ))
+                        .build(),
+                )
+                .build()
+                .expect("index"),
+        )
         .send()
         .await
         .expect("create history table");

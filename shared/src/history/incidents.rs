@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::listing::{DAY, day_of};
 use super::{History, HistoryError, Item, s};
 use crate::time::rfc3339;
 
@@ -48,6 +49,9 @@ pub struct Incident {
     pub function: String,
     pub action: String,
     pub resource: String,
+    /// The account and region the resource is in, for listings that span an organization.
+    pub account: String,
+    pub region: String,
     pub delivery_id: String,
     pub trigger: String,
     pub actor: Option<String>,
@@ -63,14 +67,25 @@ impl Incident {
         self.id.clone()
     }
 
-    /// The key of an incident opened at `opened_at` by `delivery`: incidents sort by time.
-    pub fn key(opened_at: SystemTime, delivery: &str) -> String {
-        format!("{}#{delivery}", rfc3339(opened_at))
+    /// The key of the incident of `resource` opened at `opened_at` by `delivery`: incidents
+    /// sort by time, and the key alone names one incident (an event naming many resources
+    /// opens many), so a person can paste it from a notification.
+    pub fn key(opened_at: SystemTime, delivery: &str, resource: &str) -> String {
+        format!("{}#{delivery}#{:08x}", rfc3339(opened_at), fnv1a(resource))
     }
 }
 
+/// A 32-bit FNV-1a hash: short, stable across builds and platforms, enough to tell apart the
+/// resources of one event (a collision is met by the operator's command, which then asks for
+/// the resource).
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// An incident as read back from history.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncidentRecord {
     pub sk: String,
     pub status: String,
@@ -80,6 +95,11 @@ pub struct IncidentRecord {
     pub trigger: String,
     pub before: Value,
     pub steps: Value,
+    pub actor: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub opened_at: Option<String>,
+    pub closed_at: Option<String>,
 }
 
 impl IncidentRecord {
@@ -93,6 +113,11 @@ impl IncidentRecord {
             trigger: item.str("trigger")?,
             before: item.json("before")?,
             steps: item.json("steps")?,
+            actor: item.opt_str("actor"),
+            account: item.opt_str("account"),
+            region: item.opt_str("region"),
+            opened_at: item.opt_str("opened_at"),
+            closed_at: item.opt_str("closed_at"),
         })
     }
 }
@@ -116,6 +141,9 @@ impl History {
             .item("delivery_id", s(&incident.delivery_id))
             .item("trigger", s(&incident.trigger))
             .item("before", s(incident.before.to_string()))
+            .item("account", s(&incident.account))
+            .item("region", s(&incident.region))
+            .item(DAY, s(day_of(&incident.id)))
             .item("opened_at", s(rfc3339(incident.opened_at)));
         if let Some(actor) = &incident.actor {
             put = put.item("actor", s(actor));

@@ -10,7 +10,7 @@
 //!
 //! | item             | `pk`                                   | `sk`                         | holds |
 //! |------------------|----------------------------------------|------------------------------|-------|
-//! | incident         | `INCIDENT#<resource>`                  | `<opened RFC 3339>#<delivery>` | status, trigger, actor, state before, steps |
+//! | incident         | `INCIDENT#<resource>`                  | `<opened RFC 3339>#<delivery>` | status, trigger, actor, account, region, `day` (index `by-day`), state before, steps |
 //! | incident lock    | `LOCK#<action>`                        | `<resource>`                 | `state` (open/closed), `incident`, `delivery`, `deliveries`, `target`, `lease_until` (ms), `remediated`, `last_outcome` |
 //! | safeguard slot   | `SAFEGUARD#<kind>` (the ceiling)       | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
 //! | account slot     | `SAFEGUARD-ACCOUNT#<account>#<kind>`   | `SLOT#<n>` (zero-padded)     | `acquired_at` (ms), holder |
@@ -53,10 +53,12 @@ use crate::errors::sdk_message;
 
 mod baselines;
 mod incidents;
+mod listing;
 mod offenses;
 mod turns;
 
 pub use incidents::{Incident, IncidentRecord, IncidentStatus};
+pub use listing::{INCIDENTS_BY_DAY, IncidentLine, PROJECTED, day_of};
 pub use offenses::OffenseRecord;
 
 #[derive(Debug, thiserror::Error)]
@@ -252,10 +254,12 @@ mod tests {
     #[test]
     fn incident_keys_sort_by_time() {
         let mk = |secs| Incident {
-            id: Incident::key(UNIX_EPOCH + Duration::from_secs(secs), "d"),
+            id: Incident::key(UNIX_EPOCH + Duration::from_secs(secs), "d", "i-1"),
             function: "f".into(),
             action: "a".into(),
             resource: "i-1".into(),
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
             delivery_id: "d".into(),
             trigger: "t".into(),
             actor: None,

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::history::{HistoryError, Incident, IncidentRecord, IncidentStatus};
-use crate::time::epoch_millis;
+use crate::time::{epoch_millis, rfc3339};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -301,6 +301,11 @@ impl Ledger for MemoryLedger {
                 trigger: incident.trigger.clone(),
                 before: incident.before.clone(),
                 steps: Value::Null,
+                actor: incident.actor.clone(),
+                account: Some(incident.account.clone()),
+                region: Some(incident.region.clone()),
+                opened_at: Some(rfc3339(incident.opened_at)),
+                closed_at: None,
             },
         );
         Ok(())
@@ -311,12 +316,13 @@ impl Ledger for MemoryLedger {
         incident: &Incident,
         status: IncidentStatus,
         steps: &Value,
-        _now: SystemTime,
+        now: SystemTime,
     ) -> Result<(), HistoryError> {
         let mut incidents = self.incidents.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = incidents.get_mut(&(incident.resource.clone(), incident.sk())) {
             r.status = status.as_str().to_owned();
             r.steps = steps.clone();
+            r.closed_at = Some(rfc3339(now));
         }
         Ok(())
     }

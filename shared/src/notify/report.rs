@@ -49,9 +49,10 @@ fn evidence(steps: &[Step]) -> Vec<&str> {
 /// Where the incident's record is, for the person who investigates.
 fn record_line(ctx: &Context<'_>, resource: &str) -> String {
     format!(
-        "The incident's record is in the history table {}: pk INCIDENT#{resource}, the sort key \
-         ending in #{}.",
-        ctx.framework.config.history_table, ctx.incident
+        "The whole story: tourniquet show {id} (history table {}, pk INCIDENT#{resource}, sk \
+         {id}).",
+        ctx.framework.config.history_table,
+        id = ctx.incident
     )
 }
 
@@ -448,7 +449,12 @@ mod tests {
             "{:?}",
             n.next_steps
         );
-        assert!(n.next_steps[1].contains("tourniquet-history: pk INCIDENT#i-1"));
+        assert!(
+            n.next_steps[1].starts_with("The whole story: tourniquet show d-1 (history table"),
+            "{:?}",
+            n.next_steps
+        );
+        assert!(n.next_steps[1].contains("tourniquet-history, pk INCIDENT#i-1"));
         assert!(n.next_steps.contains(&"look at the snapshots".to_owned()));
         assert!(
             n.body

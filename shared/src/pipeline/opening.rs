@@ -43,14 +43,29 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         r: &R,
         case: &Case<R::Target>,
     ) -> CaseReport {
-        let incident_id = Incident::key(ctx.now, ctx.delivery_id);
+        let incident_id = Incident::key(ctx.now, ctx.delivery_id, &case.resource);
+        // The case's messages name the incident it opens.
+        let ctx = Context {
+            incident: &incident_id,
+            ..*ctx
+        };
+        self.lock_and_run(&ctx, r, case).await
+    }
+
+    /// The case's lock decides: a new incident, a duplicate, a join, or a resume.
+    async fn lock_and_run<R: Remediation>(
+        &self,
+        ctx: &Context<'_>,
+        r: &R,
+        case: &Case<R::Target>,
+    ) -> CaseReport {
         let target = serde_json::to_value(&case.target).unwrap_or(Value::Null);
         let request = LockRequest {
             action: r.action(),
             resource: &case.resource,
             function: self.fw.function(),
             delivery: ctx.delivery_id,
-            incident: &incident_id,
+            incident: ctx.incident,
             target: &target,
             now: ctx.now,
             lease_until: lease_until(ctx),
@@ -78,7 +93,7 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
             }
             Ok(Lock::Opened { remediated, left }) => {
                 let opened = Opened {
-                    incident: self.incident(ctx, r, case, incident_id, ctx.delivery_id),
+                    incident: self.incident(ctx, r, case, ctx.incident.to_owned(), ctx.delivery_id),
                     remediated,
                     verdict,
                     survey,
@@ -135,11 +150,14 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         id: String,
         delivery: &str,
     ) -> Incident {
+        let scope = self.fw.members.scope_of_key(&case.resource);
         Incident {
             id,
             function: self.fw.function().to_owned(),
             action: r.action().to_owned(),
             resource: case.resource.clone(),
+            account: scope.account,
+            region: scope.region,
             delivery_id: delivery.to_owned(),
             trigger: ctx.trigger.describe(),
             actor: ctx.actor.map(|a| a.display_arn().to_owned()),
@@ -185,9 +203,9 @@ impl<L: Ledger, P: Pager> Run<'_, L, P> {
         abandoned: OpenIncident,
         survey: Option<Survey>,
     ) -> CaseReport {
-        // The resumed incident's own delivery names it in every message.
+        // The resumed incident's own id names it in every message.
         let resumed_ctx = Context {
-            incident: &abandoned.delivery,
+            incident: &abandoned.incident,
             ..*ctx
         };
         let ctx = &resumed_ctx;

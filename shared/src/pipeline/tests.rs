@@ -147,7 +147,7 @@ fn only(summary: &Summary) -> &CaseReport {
 /// Opens an incident as another invocation would have, with the state before recorded.
 async fn opened_elsewhere(ledger: &MemoryLedger, lease_until: SystemTime) -> String {
     let now = SystemTime::now();
-    let id = Incident::key(now, "request-dead");
+    let id = Incident::key(now, "request-dead", INSTANCE);
     let lock = ledger
         .lock(&LockRequest {
             action: "fake",
@@ -173,6 +173,8 @@ async fn opened_elsewhere(ledger: &MemoryLedger, lease_until: SystemTime) -> Str
         function: "fake".into(),
         action: "fake".into(),
         resource: INSTANCE.into(),
+        account: "111122223333".into(),
+        region: "us-east-1".into(),
         delivery_id: "request-dead".into(),
         trigger: "direct invocation".into(),
         actor: None,
